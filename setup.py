@@ -12,7 +12,7 @@ lic = licenses[cfg["license"]]
 requirements = cfg.get("requirements", "").split()
 dev_requirements = cfg.get("dev_requirements", "").split()
 extras = {
-    "io": ["movement==0.15.0; python_version<'3.12'", "movement>=0.15; python_version>='3.12'", "tables"],
+    "io": ["movement==0.15.0; python_version<'3.12'", "movement>=0.15; python_version>='3.12'", "xarray"],
     "umap": ["umap-learn"],
     "dev": dev_requirements,
 }

@@ -1,0 +1,116 @@
+"""Cross-species co-embedding quality on synthetic two-species data (synth_rat + synth_mouse).
+
+Trains configs/base/vqvae_coemb.yaml (plus one single-species HVQVAE per species with the same settings), then, on
+held-out schedule seeds simulated for BOTH species (same seed -> same behaviour, frame by frame):
+
+- ARI between the rat's and the mouse's frame-wise top codes (targets >= 0.7): do both species get the same code
+  for the same behaviour?
+- the fraction of top codes (and motifs) used by both species among those used by either (target >= 80 %);
+- per-species reconstruction MSE (normalised units) of the co-embedding vs the single-species model (<= 1.25x).
+
+    python benchmarks/coembed_quality.py [--epochs N] [--align W] [--out benchmarks/results/coembed_quality.json]
+"""
+from __future__ import annotations
+import argparse, json, sys, tempfile, time
+from pathlib import Path
+import numpy as np
+import torch
+from sklearn.metrics import adjusted_rand_score
+
+from vqmap_nb.config import load_config
+from vqmap_nb.core import CONFIG_DIR, write_text
+from vqmap_nb.coembed import (fit_coembed, load_coembed, frame_codes, code_usage, shared_codes, _windows, _stitch,
+                              _window_len)
+from vqmap_nb.data.synthetic import make_dataset
+from vqmap_nb.train import fit_vqvae, load_model
+
+TEST_SEEDS = 5000     # held-out schedules: training uses seeds 0..7 (rat) and 100..107 (mouse)
+
+
+def train_all(args, root: Path) -> dict:
+    "Co-embedding run and one single-species HVQVAE per dataset, same data, model size, epochs and batch share."
+    over = [f"expdir={root / 'coemb'}", f"train.epochs={args.epochs}", "train.progress=false",
+            f"model.align_weight={args.align}"]
+    cfg = load_config(CONFIG_DIR / "base" / "vqvae_coemb.yaml", over)
+    t0 = time.perf_counter(); fit_coembed(cfg); times = {"coembed": time.perf_counter() - t0}
+    model_cfg = {k: v for k, v in cfg["model"].items() if k not in ("adapter_dim", "align_weight")}
+    per = cfg["dataloader"]["batch_size"] // len(cfg["dataset"]["datasets"])
+    for name, sub in cfg["dataset"]["datasets"].items():
+        single = {**cfg, "task": "vqvae", "expdir": str(root / name), "dataset": sub,
+                  "model": {**model_cfg, "name": "hvqvae"}, "dataloader": {**cfg["dataloader"], "batch_size": per}}
+        t0 = time.perf_counter(); fit_vqvae(single); times[name] = time.perf_counter() - t0
+    return times
+
+
+@torch.no_grad()
+def recon_mse(fn, pre, window: int, poses: list) -> float:
+    "Mean squared error (normalised units, valid frames) of `fn((N, window, F)) -> (N, window, F)` over sessions."
+    errs = []
+    for p in poses:
+        f, v = pre.features(p)
+        x, st = _windows(f, window)
+        r = _stitch(fn(x).numpy(), st, len(f))
+        errs.append(((r - f) ** 2)[v].mean())
+    return float(np.mean(errs))
+
+
+def evaluate(root: Path, n_test: int, seconds: float) -> dict:
+    model, pres, skels, ckpt = load_coembed(root / "coemb" / "checkpoints" / "best.pt")
+    species = {k: ckpt["config"]["dataset"]["datasets"][k]["species"] for k in model.names}
+    test = {k: make_dataset(n_test, seed=TEST_SEEDS, species=s, seconds=seconds) for k, s in species.items()}
+    top = {k: np.concatenate([frame_codes(model, pres[k], k, p)[0] for p in ps]) for k, ps in test.items()}
+    motif = {k: np.concatenate([model.motif_id(*frame_codes(model, pres[k], k, p)) for p in ps]) for k, ps in test.items()}
+    truth = np.concatenate([p.meta["labels_top"] for p in test[model.names[0]]])
+    a, b = model.names[:2]
+    ok = (top[a] >= 0) & (top[b] >= 0)
+    res = {"species": species, "n_test_sessions": n_test, "seconds": seconds, "n_frames": int(ok.sum()),
+           "ari_top_between_species": adjusted_rand_score(top[a][ok], top[b][ok]),
+           "ari_motif_between_species": adjusted_rand_score(motif[a][ok], motif[b][ok]),
+           "ari_top_vs_truth": {k: adjusted_rand_score(truth[top[k] >= 0], top[k][top[k] >= 0]) for k in model.names},
+           "top": shared_codes({k: code_usage(top[k], model.n_top) for k in model.names}),
+           "motif": shared_codes({k: code_usage(motif[k], model.n_motifs) for k in model.names}),
+           "recon": {}}
+    for k in model.names:
+        single, spre, _, _ = load_model(root / k / "checkpoints" / "best.pt")
+        co = recon_mse(lambda x: model.translate(x, k, k), pres[k], _window_len(model, pres[k]), test[k])
+        so = recon_mse(lambda x: single(x).recon, spre, _window_len(single, spre), test[k])
+        res["recon"][k] = {"coembed": co, "single": so, "ratio": co / so}
+    res["shared_fraction_top"] = res["top"]["n_shared"] / max(1, res["top"]["n_any"])
+    res["shared_fraction_motif"] = res["motif"]["n_shared"] / max(1, res["motif"]["n_any"])
+    return res
+
+
+def table(res: dict) -> str:
+    rows = [("ARI top codes, rat vs mouse (same schedule)", res["ari_top_between_species"], ">= 0.7"),
+            ("ARI motifs, rat vs mouse", res["ari_motif_between_species"], "-"),
+            ("top codes used by both / by either", res["shared_fraction_top"], ">= 0.8"),
+            ("motifs used by both / by either", res["shared_fraction_motif"], "-")]
+    rows += [(f"ARI top codes vs true behaviour ({k})", v, "-") for k, v in res["ari_top_vs_truth"].items()]
+    rows += [(f"recon MSE coembed / single ({k}: {r['coembed']:.4f} / {r['single']:.4f})", r["ratio"], "<= 1.25")
+             for k, r in res["recon"].items()]
+    w = max(len(r[0]) for r in rows)
+    return "\n".join([f"{'metric':<{w}}  value   target"] + [f"{n:<{w}}  {v:6.3f}  {t}" for n, v, t in rows])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--align", type=float, default=1.0, help="model.align_weight of the co-embedding")
+    ap.add_argument("--n-test", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--out", default="benchmarks/results/coembed_quality.json")
+    ap.add_argument("--workdir", default=None, help="keep the trained runs here (default: a temporary folder)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(2)
+    root = Path(args.workdir or tempfile.mkdtemp(prefix="coemb_bench_"))
+    times = train_all(args, root)
+    res = {"epochs": args.epochs, "align_weight": args.align, "train_seconds": times, **evaluate(root, args.n_test, args.seconds)}
+    res["targets_met"] = {"ari": res["ari_top_between_species"] >= 0.7, "shared": res["shared_fraction_top"] >= 0.8,
+                          "recon": all(r["ratio"] <= 1.25 for r in res["recon"].values())}
+    print(table(res)); print("train seconds:", {k: round(v, 1) for k, v in times.items()})
+    write_text(args.out, json.dumps(res, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Shared fixtures: paths to the repository and to the real recordings in ../shared/data."""
+import os
+from pathlib import Path
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"): return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords: item.add_marker(skip)
+
+
+@pytest.fixture
+def shared_data():
+    "The folder of real recordings; skips the test when it is absent."
+    if not SHARED_DATA.is_dir(): pytest.skip(f"{SHARED_DATA} not present")
+    return SHARED_DATA
