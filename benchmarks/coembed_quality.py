@@ -98,10 +98,11 @@ def main(argv=None) -> int:
     ap.add_argument("--align", type=float, default=1.0, help="model.align_weight of the co-embedding")
     ap.add_argument("--n-test", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest when other jobs share the cores)")
     ap.add_argument("--out", default="benchmarks/results/coembed_quality.json")
     ap.add_argument("--workdir", default=None, help="keep the trained runs here (default: a temporary folder)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     root = Path(args.workdir or tempfile.mkdtemp(prefix="coemb_bench_"))
     times = train_all(args, root)
     res = {"epochs": args.epochs, "align_weight": args.align, "train_seconds": times, **evaluate(root, args.n_test, args.seconds)}

@@ -1,0 +1,75 @@
+"""Quality of the GPT prior over motif codes (configs/base/gpt.yaml) against a bigram baseline.
+
+Trains a VQ-VAE on synthetic data (or uses --vqvae CKPT), trains the GPT prior on its codes, samples, decodes and
+reports (all from `vqmap_nb.generate.compute_stats`):
+- held-out NLL per code (nats) of the GPT vs the bigram (first-order Markov, add-0.1 smoothing, same training codes);
+- usage KL(real || generated) of motif frequencies (target <= 0.1) and usage-weighted transition KL;
+- bone-length coefficient of variation of decoded generated motion vs decoded real code sequences (reconstructions).
+The schedule is shortened (--vq-epochs, --gpt-epochs) so one run takes a few minutes on 2 CPU cores.
+
+    python benchmarks/gpt_quality.py [--vqvae CKPT] [--vq-epochs 6] [--gpt-epochs 30] [--n-samples 32] [--seconds 20]
+"""
+from __future__ import annotations
+import argparse, json, sys, tempfile, time
+from pathlib import Path
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, machine, table, write_json
+from vqmap_nb.config import load_config
+from vqmap_nb.gpt import fit_gpt, train_demo_vqvae
+from vqmap_nb.generate import Session, compute_stats, load_prior
+
+
+def train_vqvae(workdir: Path, epochs: int, sessions: int) -> Path:
+    "A small VQ-VAE on synthetic sessions (the default model's hierarchy, narrower)."
+    return train_demo_vqvae(workdir / "vq", **{"train.epochs": epochs, "dataset.n_sessions": sessions,
+                                                "dataset.seconds": 120, "model.width": 64, "model.code_dim": 32})
+
+
+def train_gpt(workdir: Path, vq_ckpt: Path, epochs: int, seed: int) -> Path:
+    "The GPT prior with the shipped model config on the VQ-VAE's codes."
+    cfg = load_config("configs/base/gpt.yaml", [f"expdir={workdir / 'gpt'}", f"model.vqvae_checkpoint={vq_ckpt}",
+                                                f"train.epochs={epochs}", "train.progress=false", f"seed={seed}"])
+    return fit_gpt(cfg) / "checkpoints" / "best.pt"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--vqvae", help="use this VQ-VAE checkpoint instead of training one")
+    p.add_argument("--vq-epochs", type=int, default=6); p.add_argument("--sessions", type=int, default=10)
+    p.add_argument("--gpt-epochs", type=int, default=30)
+    p.add_argument("--n-samples", type=int, default=32); p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--temperature", type=float, default=1.0); p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(RESULTS / "gpt_quality.json"))
+    a = p.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="gpt_quality_"))
+    t0 = time.time()
+    vq_ckpt = Path(a.vqvae) if a.vqvae else train_vqvae(work, a.vq_epochs, a.sessions)
+    t_vq = time.time() - t0
+    gpt_ckpt = train_gpt(work, vq_ckpt, a.gpt_epochs, a.seed)
+    t_gpt = time.time() - t0 - t_vq
+    prior = load_prior(gpt_ckpt)
+    s = Session(prior, work / "generate", a.n_samples, a.seconds, a.temperature, seed=a.seed)
+    st = compute_stats(s)
+    st = {k: v for k, v in st.items() if not k.startswith("speed_")}
+    rows = [("NLL per code, GPT (nats)", f"{st['nll_gpt']:.3f}", "< bigram"),
+            ("NLL per code, bigram (nats)", f"{st['nll_bigram']:.3f}", ""),
+            ("usage KL real||generated", f"{st['usage_kl']:.4f}", "<= 0.1"),
+            ("transition KL real||generated", f"{st['transition_kl']:.4f}", "small"),
+            ("bone CV generated", f"{st['bone_cv_generated']:.4f}", "~ real"),
+            ("bone CV real reconstructions", f"{st['bone_cv_real']:.4f}", ""),
+            ("motifs / real codes", f"{prior['gpt'].cfg.vocab_size} / {st['n_real_codes']}", ""),
+            ("train seconds VQ-VAE / GPT", f"{t_vq:.0f} / {t_gpt:.0f}", "")]
+    print(table(rows))
+    res = {"stats": st, "targets": {"usage_kl_max": 0.1, "nll_gpt_below_bigram": True},
+           "pass": {"usage_kl": st["usage_kl"] <= 0.1, "nll_gpt_below_bigram": st["nll_gpt"] < st["nll_bigram"]},
+           "settings": vars(a), "gpt_params": prior["gpt"].n_params, "seconds": {"vqvae": t_vq, "gpt": t_gpt},
+           "machine": machine()}
+    print(f"wrote {write_json(res, a.out)}")
+    return res
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Quality of the default hierarchical VQ-VAE (configs/base/vqvae.yaml), each figure beside a k-means baseline.
+
+On synthetic data with known two-level labels, evaluated on held-out schedule seeds (training uses data seeds
+0..n_sessions-1; evaluation uses 1000..1000+n_test-1):
+- hierarchy recovery: NMI(top codes, true category) and NMI(bottom codes, true subtype) within each true category
+  (`inference.hierarchy_nmi`), vs hierarchical k-means on the same normalised features cut into code-length blocks
+  (n_top clusters, then n_bottom clusters inside each);
+- codebook usage: share of top codes and of motifs used, perplexities;
+- mirror consistency: share of code steps (and of whole windows) whose left/right mirrored window keeps the top code,
+  with the chance level sum_k p_k^2;
+- seed stability: ARI between the top codes of two training seeds on the same held-out windows, and their agreement
+  after Hungarian matching of the codes.
+On a real recording (stac-mjx 3D mouse, 34 keypoints, 3600 frames): train on the first 80 %, report MPJPE (mm,
+egocentric) of reconstructions of the last 20 %, vs k-means with as many centroids as motifs on code-length blocks.
+
+The schedule is shortened (--epochs, --batch-size) so that one run takes ~10-20 min on 2 CPU cores; the settings are
+saved with the results.
+
+    python benchmarks/quality.py [--epochs 4] [--batch-size 64] [--out benchmarks/results/quality.json]
+"""
+from __future__ import annotations
+import argparse, sys, tempfile, time
+from pathlib import Path
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score, confusion_matrix
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, machine, table, write_json
+from vqmap_nb.config import load_config
+from vqmap_nb.core import CONFIG_DIR
+from vqmap_nb.data.io import load_poses
+from vqmap_nb.data.synthetic import make_dataset
+from vqmap_nb.inference import encode_session, hierarchy_nmi, pose_errors
+from vqmap_nb.train import fit_vqvae, load_model
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "stac_mjx_rodent3d" / "test_mouse_mocap_3600_frames.h5"
+TEST_SEED = 1000
+
+
+def train(root: Path, name: str, overrides: list[str], base: str = "vqvae.yaml") -> tuple:
+    "Train with `configs/base/<base>` + overrides into `root/name`; returns (model, pre, seconds)."
+    cfg = load_config(CONFIG_DIR / "base" / base, [f"expdir={root / name}", "train.progress=false", *overrides])
+    t0 = time.perf_counter(); fit_vqvae(cfg); sec = time.perf_counter() - t0
+    model, pre, _, _ = load_model(root / name / "checkpoints" / "best.pt")
+    return model, pre, sec
+
+
+def blocks(feats: np.ndarray, valid: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    "Non-overlapping `size`-frame blocks of (T, F) features, flattened `(N, size*F)`, and their validity `(N,)`."
+    n = len(feats) // size
+    x = feats[: n * size].reshape(n, size * feats.shape[1])                 # (N, size*F)
+    return x, valid[: n * size].reshape(n, size).all(1)
+
+
+def kmeans_codes(train_x: np.ndarray, n_top: int, n_bottom: int, seed: int = 0):
+    "Hierarchical k-means: `n_top` clusters, then `n_bottom` inside each; returns `x -> (top, bottom)`."
+    top = KMeans(n_top, n_init=4, random_state=seed).fit(train_x)
+    lab = top.labels_
+    subs = [KMeans(min(n_bottom, max(1, (lab == k).sum())), n_init=4, random_state=seed).fit(train_x[lab == k]) for k in range(n_top)]
+    def predict(x):
+        t = top.predict(x)
+        b = np.zeros_like(t)
+        for k in range(n_top):
+            if (t == k).any(): b[t == k] = subs[k].predict(x[t == k])
+        return t, b
+    return predict
+
+
+def kmeans_frames(predict, pre, poses, size: int) -> dict:
+    "Frame-level k-means codes of one recording (-1 on invalid blocks and the tail)."
+    f, v = pre.features(poses)
+    x, ok = blocks(f, v, size)
+    t, b = predict(x)
+    rep = lambda c: np.concatenate([np.repeat(np.where(ok, c, -1), size), np.full(len(f) - len(x) * size, -1)])
+    return {"top": rep(t), "bottom": rep(b)}
+
+
+def recovery(codes: list[dict], test: list) -> dict:
+    "hierarchy_nmi over all held-out sessions together."
+    cat = lambda k: np.concatenate([c[k] for c in codes])
+    truth = lambda k: np.concatenate([p.meta[k] for p in test])
+    return hierarchy_nmi(cat("top"), cat("bottom"), truth("labels_top"), truth("labels_bottom"))
+
+
+def usage(codes: list[dict], model) -> dict:
+    "Share of codes used and perplexity at both levels on held-out frames."
+    top = np.concatenate([c["top"] for c in codes]); motif = np.concatenate([c["motif"] for c in codes])
+    out = {}
+    for name, seq, n in (("top", top, model.n_top), ("motif", motif, model.n_motifs)):
+        p = np.bincount(seq[seq >= 0], minlength=n) / max(1, (seq >= 0).sum())
+        out[f"used_{name}"] = float((p > 0).mean())
+        out[f"perplexity_{name}"] = float(np.exp(-(p[p > 0] * np.log(p[p > 0])).sum()))
+    return out
+
+
+def test_windows(pre, test: list) -> torch.Tensor:
+    "All valid non-overlapping windows of the held-out sessions, `(N, window, F)`."
+    xs = []
+    for p in test:
+        f, v = pre.features(p)
+        x, ok = blocks(f, v, pre.window)
+        xs.append(x[ok].reshape(-1, pre.window, pre.n_features))
+    return torch.as_tensor(np.concatenate(xs))
+
+
+@torch.no_grad()
+def mirror_consistency(model, pre, x: torch.Tensor) -> dict:
+    "Share of steps / windows whose mirror keeps the top code; chance = sum_k p_k^2 of the top-code distribution."
+    top, _ = model.encode(x); topm, _ = model.encode(pre.mirror_features(x))   # (N, L) each
+    p = torch.bincount(top.flatten(), minlength=model.n_top).float(); p /= p.sum()
+    return {"mirror_steps": float((top == topm).float().mean()), "mirror_windows": float((top == topm).all(1).float().mean()),
+            "mirror_chance": float((p ** 2).sum())}
+
+
+@torch.no_grad()
+def seed_stability(m0, m1, x: torch.Tensor) -> dict:
+    "ARI of the top codes of two models on the same windows, and their agreement after Hungarian matching."
+    a, b = m0.encode(x)[0].flatten().numpy(), m1.encode(x)[0].flatten().numpy()
+    c = confusion_matrix(a, b, labels=range(max(m0.n_top, m1.n_top)))
+    r, k = linear_sum_assignment(-c)
+    return {"seed_ari_top": float(adjusted_rand_score(a, b)), "seed_matched_agreement_top": float(c[r, k].sum() / c.sum())}
+
+
+def synthetic(root: Path, a) -> dict:
+    "Hierarchy recovery, usage, mirror consistency and seed stability on held-out synthetic seeds."
+    over = [f"train.epochs={a.epochs}", f"dataloader.batch_size={a.batch_size}", f"dataset.n_sessions={a.n_sessions}"]
+    m0, pre, sec0 = train(root, "seed0", [*over, "seed=0"])
+    m1, _, sec1 = train(root, "seed1", [*over, "seed=1"])
+    test = make_dataset(a.n_test, seed=TEST_SEED, species="synth_rat")
+    codes = [encode_session(m0, pre, p) for p in test]
+    train_poses = make_dataset(a.n_sessions, seed=0, species="synth_rat")
+    fx = [blocks(*pre.features(p), m0.downsample) for p in train_poses]
+    km = kmeans_codes(np.concatenate([x[ok] for x, ok in fx]), m0.n_top, m0.n_bottom)
+    x = test_windows(pre, test)
+    out = {"train_seconds": [sec0, sec1], "n_test_frames": int(sum(p.n_frames for p in test)), "n_test_windows": len(x),
+           "vqvae": recovery(codes, test), "kmeans": recovery([kmeans_frames(km, pre, p, m0.downsample) for p in test], test)}
+    out["vqvae_seed1"] = recovery([encode_session(m1, pre, p) for p in test], test)
+    out.update(usage(codes, m0)); out.update(mirror_consistency(m0, pre, x)); out.update(seed_stability(m0, m1, x))
+    return out
+
+
+def real_mpjpe(root: Path, a) -> dict:
+    "Train on the first 80 % of a real 3D recording; MPJPE (mm) on the last 20 % vs k-means with n_motifs centroids."
+    if not REAL.exists(): return {"skipped": f"{REAL} absent"}
+    poses = load_poses(REAL, skeleton="mouse34", fps=30)[0]
+    cut = int(0.8 * poses.n_frames)
+    part = root / "real_train.npz"
+    np.savez(part, position=poses.position[:cut], keypoint_names=np.array(poses.keypoint_names), fps=poses.fps)
+    test = dataclass_copy(poses, poses.position[cut:])
+    over = [f"train.epochs={a.real_epochs}", "dataloader.batch_size=32", "dataset.name=files", f"dataset.paths=[{part}]"]
+    model, pre, sec = train(root, "real", ["dataset=configs/dataset/mouse34.yaml", *over])
+    f, v = pre.features(test)
+    x, ok = blocks(f, v, pre.window)
+    xw = torch.as_tensor(x[ok].reshape(-1, pre.window, pre.n_features))    # (N, window, F)
+    gt = pre.to_positions(xw)                                               # (N, window, K, D)
+    with torch.no_grad(): rec = pre.to_positions(model(xw).recon)
+    fb, vb = blocks(*pre.features(dataclass_copy(poses, poses.position[:cut])), model.downsample)
+    km = KMeans(model.n_motifs, n_init=4, random_state=0).fit(fb[vb])
+    sub = xw.reshape(-1, model.downsample * pre.n_features).numpy()        # (N * L, ds*F) code-length blocks
+    krec = km.cluster_centers_[km.predict(sub)].reshape(xw.shape)
+    return {"file": str(REAL.name), "train_frames": cut, "test_frames": poses.n_frames - cut, "test_windows": len(xw),
+            "train_seconds": sec, "units": "mm", "vqvae": pose_errors(gt, rec)["mpjpe"],
+            "kmeans": pose_errors(gt, pre.to_positions(torch.as_tensor(krec)))["mpjpe"], "n_codes_per_block": model.n_motifs}
+
+
+def dataclass_copy(poses, position):
+    "A copy of `poses` holding `position` (confidence and per-frame metadata dropped)."
+    import dataclasses
+    return dataclasses.replace(poses, position=position, confidence=None, meta={})
+
+
+def report(r: dict) -> str:
+    s, q = r["synthetic"], r["real"]
+    rows = [("NMI top vs truth (VQ-VAE / k-means)", f"{s['vqvae']['nmi_top']:.3f} / {s['kmeans']['nmi_top']:.3f}"),
+            ("NMI bottom within top (VQ-VAE / k-means)", f"{s['vqvae']['nmi_bottom_within_top']:.3f} / {s['kmeans']['nmi_bottom_within_top']:.3f}"),
+            ("NMI top, second seed", f"{s['vqvae_seed1']['nmi_top']:.3f}"),
+            ("top codes used / motifs used", f"{100 * s['used_top']:.0f} % / {100 * s['used_motif']:.0f} %"),
+            ("perplexity top / motif", f"{s['perplexity_top']:.2f} / {s['perplexity_motif']:.2f}"),
+            ("mirror keeps top code (steps / windows / chance)", f"{s['mirror_steps']:.3f} / {s['mirror_windows']:.3f} / {s['mirror_chance']:.3f}"),
+            ("seed stability ARI top (matched agreement)", f"{s['seed_ari_top']:.3f} ({s['seed_matched_agreement_top']:.3f})")]
+    if "vqvae" in q: rows.append(("real MPJPE mm (VQ-VAE / k-means)", f"{q['vqvae']:.2f} / {q['kmeans']:.2f}"))
+    return table(rows, header=("quantity", "value"))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--n-sessions", type=int, default=10, help="synthetic training sessions (split train/val)")
+    p.add_argument("--n-test", type=int, default=4, help="held-out synthetic sessions")
+    p.add_argument("--real-epochs", type=int, default=20)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--out", default=str(RESULTS / "quality.json"))
+    a = p.parse_args(argv)
+    if a.threads: torch.set_num_threads(a.threads)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        res = {"machine": machine(), "settings": vars(a), "synthetic": synthetic(Path(tmp), a), "real": real_mpjpe(Path(tmp), a)}
+    res["total_seconds"] = time.perf_counter() - t0
+    print(report(res)); write_json(res, a.out); print(f"wrote {a.out}")
+    return res
+
+
+if __name__ == "__main__":
+    main()
