@@ -95,7 +95,7 @@ def table(res: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--align", type=float, default=1.0, help="model.align_weight of the co-embedding")
+    ap.add_argument("--align", type=float, default=0.0, help="model.align_weight of the co-embedding")
     ap.add_argument("--n-test", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest when other jobs share the cores)")

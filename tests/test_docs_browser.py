@@ -101,7 +101,7 @@ def test_every_page_loads_without_js_errors(site, server, browser):
     for rel in pages_of(site):
         page, errors = open_page(browser, f"{server}/{rel}")
         assert page.locator("nav.vq-sidebar a").count() >= 2, f"{rel}: no sidebar"
-        assert page.locator(".vq-build-error").count() == 0, f"{rel}: {page.locator('.vq-build-error').inner_text()}"
+        if page.locator(".vq-build-error").count(): errors.append(page.locator(".vq-build-error").inner_text())
         shot(page, rel.replace("/", "_").removesuffix(".html"), full_page=False)
         if errors: problems[rel] = errors
         page.close()
