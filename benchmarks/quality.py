@@ -34,7 +34,9 @@ from vqmap_nb.core import CONFIG_DIR
 from vqmap_nb.data.io import load_poses
 from vqmap_nb.data.synthetic import make_dataset
 from vqmap_nb.inference import encode_session, hierarchy_nmi, pose_errors
-from vqmap_nb.train import fit_vqvae, load_model
+from vqmap_nb.data.preprocess import Preprocessor
+from vqmap_nb.train import fit_vqvae, load_checkpoint
+from vqmap_nb.vqvae import build_model
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "stac_mjx_rodent3d" / "test_mouse_mocap_3600_frames.h5"
 TEST_SEED = 1000
@@ -44,8 +46,16 @@ def train(root: Path, name: str, overrides: list[str], base: str = "vqvae.yaml")
     "Train with `configs/base/<base>` + overrides into `root/name`; returns (model, pre, seconds)."
     cfg = load_config(CONFIG_DIR / "base" / base, [f"expdir={root / name}", "train.progress=false", *overrides])
     t0 = time.perf_counter(); fit_vqvae(cfg); sec = time.perf_counter() - t0
-    model, pre, _, _ = load_model(root / name / "checkpoints" / "best.pt")
+    model, pre = load_vqvae(root / name / "checkpoints" / "best.pt")
     return model, pre, sec
+
+
+def load_vqvae(path) -> tuple:
+    "(model in eval mode, preprocessor) of a VQ-VAE checkpoint, without importing the optional task modules."
+    ckpt = load_checkpoint(path)
+    model = build_model(ckpt["config"]["model"], ckpt["n_features"])
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), Preprocessor.from_state_dict(ckpt["preprocessor"])
 
 
 def blocks(feats: np.ndarray, valid: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
