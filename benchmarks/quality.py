@@ -19,7 +19,7 @@ saved with the results.
     python benchmarks/quality.py [--epochs 4] [--batch-size 64] [--out benchmarks/results/quality.json]
 """
 from __future__ import annotations
-import argparse, sys, tempfile, time
+import argparse, json, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -183,8 +183,8 @@ def dataclass_copy(poses, position):
 
 
 def report(r: dict) -> str:
-    s, q = r["synthetic"], r["real"]
-    rows = [("NMI top vs truth (VQ-VAE / k-means)", f"{s['vqvae']['nmi_top']:.3f} / {s['kmeans']['nmi_top']:.3f}"),
+    s, q = r.get("synthetic"), r.get("real", {})
+    rows = [] if s is None else [("NMI top vs truth (VQ-VAE / k-means)", f"{s['vqvae']['nmi_top']:.3f} / {s['kmeans']['nmi_top']:.3f}"),
             ("NMI bottom within top (VQ-VAE / k-means)", f"{s['vqvae']['nmi_bottom_within_top']:.3f} / {s['kmeans']['nmi_bottom_within_top']:.3f}"),
             ("NMI top, second seed", f"{s['vqvae_seed1']['nmi_top']:.3f}"),
             ("top codes used / motifs used", f"{100 * s['used_top']:.0f} % / {100 * s['used_motif']:.0f} %"),
@@ -204,13 +204,18 @@ def main(argv=None):
     p.add_argument("--real-epochs", type=int, default=20)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--out", default=str(RESULTS / "quality.json"))
+    p.add_argument("--parts", nargs="+", default=["synthetic", "real"], help="synthetic and/or real (kept parts are merged)")
     a = p.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
-    t0 = time.perf_counter()
+    out = Path(a.out)
+    res = json.loads(out.read_text()) if out.exists() and set(a.parts) != {"synthetic", "real"} else {}
+    res.update(machine=machine(), settings=vars(a))
     with tempfile.TemporaryDirectory() as tmp:
-        res = {"machine": machine(), "settings": vars(a), "synthetic": synthetic(Path(tmp), a), "real": real_mpjpe(Path(tmp), a)}
-    res["total_seconds"] = time.perf_counter() - t0
-    print(report(res)); write_json(res, a.out); print(f"wrote {a.out}")
+        for part, fn in (("synthetic", synthetic), ("real", real_mpjpe)):
+            if part not in a.parts: continue
+            t0 = time.perf_counter(); res[part] = fn(Path(tmp), a); res[part]["seconds"] = time.perf_counter() - t0
+            write_json(res, out)                                            # keep each part as soon as it is done
+    print(report(res)); print(f"wrote {out}")
     return res
 
 
