@@ -59,7 +59,7 @@ def make_trainer(cfg: dict, data: dict, device, steps: int) -> Trainer:
         g = torch.Generator().manual_seed(epoch)
         return itertools.islice(data["ds"].batches(bs, generator=g, drop_last=True), steps)
     model = build_model(cfg["model"], data["pre"].n_features)
-    loss_fn = vqvae_loss_fn(data["pre"], cfg["dataset"].get("augment", {}), float(cfg["train"].get("mirror_weight", 0.0)))
+    loss_fn = vqvae_loss_fn(data["pre"], cfg["dataset"].get("augment", {}))
     return Trainer(cfg, model, train_batches=batches, loss_fn=loss_fn, device=device, steps_per_epoch=steps)
 
 
