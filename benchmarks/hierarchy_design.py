@@ -128,7 +128,6 @@ def main(argv=None):
     ap.add_argument("--downsample", type=int, default=16)
     ap.add_argument("--n-top", type=int, default=8); ap.add_argument("--n-bottom", type=int, default=4)
     ap.add_argument("--mirror-weight", type=float, default=0.0)
-    ap.add_argument("--coarse", type=float, nargs="+", default=[0.0], help="coarse_weight values to compare")
     ap.add_argument("--symmetric", type=int, nargs="+", default=[1], help="symmetric_top values to compare (0 1)")
     ap.add_argument("--dead-after", type=int, default=20, help="steps; short runs need a faster reset")
     ap.add_argument("--stride", type=int, default=16); ap.add_argument("--batch", type=int, default=64)
@@ -141,14 +140,14 @@ def main(argv=None):
     rows = {"kmeans": kmeans_baseline(tr, te, a.downsample, a.n_top, a.n_top * a.n_bottom)}
     print("kmeans", rows["kmeans"], flush=True)
     for h in a.designs:
-        for sym, coarse in [(s, c) for s in a.symmetric for c in a.coarse]:
+        for sym in a.symmetric:
             seed_everything(0)
             cfg = dict(name="hvqvae", width=a.width, depth=a.depth, downsample=a.downsample, code_dim=32,
                        n_top=a.n_top, n_bottom=a.n_bottom, hierarchy=h, mirror_weight=a.mirror_weight,
-                       dead_after=a.dead_after, symmetric_top=bool(sym), coarse_weight=coarse)
+                       dead_after=a.dead_after, symmetric_top=bool(sym))
             model = build_model(cfg, pre.n_features).set_mirror(pre.mirror_features)
             sec = train(model, pre, tr, a.epochs, a.lr, a.batch, a.mirror_weight > 0)
-            name = h + ("+sym" if sym else "") + (f"+coarse{coarse:g}" if coarse else "")
+            name = h + ("+sym" if sym else "")
             rows[name] = dict(evaluate(model, pre, te), sec_per_epoch=sec)
             print(name, rows[name], flush=True)
     print_table(rows)
