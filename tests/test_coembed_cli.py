@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import run_script, error_line
 
 REPO = Path(__file__).resolve().parents[1]
 SECONDS, FPS = 8, 30
@@ -16,19 +17,8 @@ PER_DATASET = ["report.html", "metrics.json", "usage.csv", "transitions_top.csv"
                "hierarchy.png", "latent.png", "codebook/gallery.png", "codebook/motif_examples.npz"]
 
 
-def run(script, *args):
-    "Run a repo script from the repo root; returns the CompletedProcess (text)."
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+run = run_script
 
-
-def error_line(r) -> str:
-    "The one stderr line of a refused command (exit code 2)."
-    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
-    assert len(lines) == 1, r.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import run_script, error_line
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["train.epochs=1", "train.progress=false", "model.width=32", "model.depth=1", "model.code_dim=16",
@@ -13,25 +14,13 @@ RAT = REPO.parent / "shared" / "data" / "stac_mjx_rodent3d" / "test_rodent_mocap
 DLC2D = REPO.parent / "shared" / "data" / "bsoid_mouse2d_gpl" / "raw_clip1DLC_resnet50_OpenFieldHighResApr8shuffle1_1030000.h5"
 
 
-def run(script, *args, cwd=REPO):
-    "Run a repo script; returns the CompletedProcess (text)."
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+run = run_script
 
 
 def train(expdir, *overrides) -> Path:
     r = run("train.py", "configs/base/vqvae.yaml", f"expdir={expdir}", *TINY, *overrides)
     assert r.returncode == 0, r.stderr[-2000:]
     return Path(expdir) / "checkpoints" / "best.pt"
-
-
-def error_line(r) -> str:
-    "The one stderr line of a refused command (exit code 2)."
-    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
-    assert len(lines) == 1, r.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="session")
