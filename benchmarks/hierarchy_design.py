@@ -29,10 +29,10 @@ from vqmap_nb.data.skeleton import load_skeleton
 from vqmap_nb.data.preprocess import Preprocessor, WindowDataset, augment
 from vqmap_nb.vqvae import build_model
 
-def build_data(n_train, n_test, seconds, window, stride):
+def build_data(n_train, n_test, seconds, window, stride, global_weight=1.0):
     "Fitted preprocessor, training windows, held-out windows with per-frame (top, fine) labels."
     train, test = make_dataset(n_train, seed=0, seconds=seconds), make_dataset(n_test, seed=1000, seconds=seconds)
-    pre = Preprocessor(load_skeleton("synth_rat"), window=window, stride=stride).fit(train)
+    pre = Preprocessor(load_skeleton("synth_rat"), window=window, stride=stride, global_weight=global_weight).fit(train)
     return pre, _windows(pre, train, window, stride), _windows(pre, test, window, window)
 
 
@@ -128,6 +128,7 @@ def main(argv=None):
     ap.add_argument("--downsample", type=int, default=16)
     ap.add_argument("--n-top", type=int, default=8); ap.add_argument("--n-bottom", type=int, default=4)
     ap.add_argument("--mirror-weight", type=float, default=0.0)
+    ap.add_argument("--global-weight", type=float, default=1.0, help="preprocess.global_weight")
     ap.add_argument("--symmetric", type=int, nargs="+", default=[1], help="symmetric_top values to compare (0 1)")
     ap.add_argument("--dead-after", type=int, default=20, help="steps; short runs need a faster reset")
     ap.add_argument("--stride", type=int, default=16); ap.add_argument("--batch", type=int, default=64)
@@ -135,7 +136,7 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="write the results as json here")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    pre, tr, te = build_data(a.n_train, a.n_test, a.seconds, 64, a.stride)
+    pre, tr, te = build_data(a.n_train, a.n_test, a.seconds, 64, a.stride, a.global_weight)
     print(f"features {pre.n_features}, train windows {len(tr)}, held-out windows {len(te)}", flush=True)
     rows = {"kmeans": kmeans_baseline(tr, te, a.downsample, a.n_top, a.n_top * a.n_bottom)}
     print("kmeans", rows["kmeans"], flush=True)
