@@ -217,8 +217,8 @@ def test_untrusted_checkpoint_message_says_refused(evil):
 
 # ---------------------------------------------------------------- killed run, full and read-only disks
 
-KILL_RUN = ["dataset.n_sessions=3", "dataset.seconds=90", "model.width=16", "model.depth=1", "model.code_dim=8",
-            "dataloader.batch_size=16", "train.epochs=2", "train.progress=false"]
+KILL_RUN = ["dataset.n_sessions=3", "dataset.seconds=240", "model.width=16", "model.depth=1", "model.code_dim=8",
+            "dataloader.batch_size=8", "train.epochs=2", "train.progress=false"]  # epochs of seconds, not ms
 
 
 def _rows(expdir: Path) -> list[int]:
@@ -233,7 +233,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     try:
         deadline = time.time() + 180
         while not _rows(e) and p.poll() is None and time.time() < deadline: time.sleep(0.05)
-        time.sleep(0.5)                                                     # into epoch 2 (~40 steps)
+        time.sleep(0.3)                                                     # into epoch 2 (hundreds of steps)
         assert p.poll() is None, "the run ended before it could be killed mid-epoch"
         p.send_signal(signal.SIGKILL); p.wait(30)
     finally:
