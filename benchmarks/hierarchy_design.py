@@ -128,6 +128,7 @@ def main(argv=None):
     ap.add_argument("--downsample", type=int, default=16)
     ap.add_argument("--n-top", type=int, default=8); ap.add_argument("--n-bottom", type=int, default=4)
     ap.add_argument("--mirror-weight", type=float, default=0.0)
+    ap.add_argument("--coarse-weight", type=float, default=10.0, help="model.coarse_weight (0 = off)")
     ap.add_argument("--global-weight", type=float, default=1.0, help="preprocess.global_weight")
     ap.add_argument("--symmetric", type=int, nargs="+", default=[1], help="symmetric_top values to compare (0 1)")
     ap.add_argument("--dead-after", type=int, default=20, help="steps; short runs need a faster reset")
@@ -145,10 +146,10 @@ def main(argv=None):
             seed_everything(0)
             cfg = dict(name="hvqvae", width=a.width, depth=a.depth, downsample=a.downsample, code_dim=32,
                        n_top=a.n_top, n_bottom=a.n_bottom, hierarchy=h, mirror_weight=a.mirror_weight,
-                       dead_after=a.dead_after, symmetric_top=bool(sym))
+                       dead_after=a.dead_after, symmetric_top=bool(sym), coarse_weight=a.coarse_weight)
             model = build_model(cfg, pre.n_features).set_mirror(pre.mirror_features)
             sec = train(model, pre, tr, a.epochs, a.lr, a.batch, a.mirror_weight > 0)
-            name = h + ("+sym" if sym else "")
+            name = h + ("+sym" if sym else "") + (f"+coarse{a.coarse_weight:g}" if a.coarse_weight else "")
             rows[name] = dict(evaluate(model, pre, te), sec_per_epoch=sec)
             print(name, rows[name], flush=True)
     print_table(rows)
