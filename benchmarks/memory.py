@@ -66,13 +66,17 @@ def child(args) -> dict:
     "Stream one file and report peak RSS before (model loaded) and after."
     from vqmap_nb.inference import encode_npy, stream_margin
     torch.set_num_threads(args.threads)
+    from vqmap_nb.core import get_device
     model, pre = build(args.ckpt, args.model)
+    device = get_device(args.device); model = model.to(device)
     meta = json.loads(args.meta)
     stream_margin(model, pre)                       # measured once, outside the timed region
     base = rss_mb(); t0 = time.perf_counter()
     n = encode_npy(model, pre, args.child, meta["names"], meta["fps"], args.out_csv, chunk=args.chunk)
-    return {"frames": n, "seconds": time.perf_counter() - t0, "peak_rss_mb": rss_mb(), "rss_after_load_mb": base,
-            "csv_mb": Path(args.out_csv).stat().st_size / 2 ** 20}
+    out = {"frames": n, "seconds": time.perf_counter() - t0, "peak_rss_mb": rss_mb(), "rss_after_load_mb": base,
+           "csv_mb": Path(args.out_csv).stat().st_size / 2 ** 20, "device": str(device)}
+    if device.type == "cuda": out["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
+    return out
 
 
 def measure(n: int, tmp: Path, args) -> dict:
@@ -81,7 +85,7 @@ def measure(n: int, tmp: Path, args) -> dict:
     names, fps = write_recording(npy, n)
     cmd = [sys.executable, __file__, "--child", str(npy), "--out-csv", str(tmp / f"codes_{n}.csv"),
            "--meta", json.dumps({"names": names, "fps": fps}), "--chunk", str(args.chunk), "--model", args.model,
-           "--threads", str(args.threads)] + (["--ckpt", args.ckpt] if args.ckpt else [])
+           "--threads", str(args.threads), "--device", args.device] + (["--ckpt", args.ckpt] if args.ckpt else [])
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode: raise SystemExit(f"child failed for {n} frames:\n{r.stderr[-3000:]}")
     res = json.loads(r.stdout.strip().splitlines()[-1])
@@ -97,6 +101,8 @@ def main():
     p.add_argument("--model", choices=["default", "tiny"], default="default")
     p.add_argument("--chunk", type=int, default=8192, help="frames per streamed chunk (the library default)")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--device", default="cpu", help="cpu | cuda | auto: where the model runs")
+    p.add_argument("--out", default=str(RESULTS / "memory.json"))
     p.add_argument("--tmp", default=None, help="folder for the temporary recordings (needs ~0.2 GB per 1M frames)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out-csv", default=None, help=argparse.SUPPRESS)
@@ -123,7 +129,7 @@ def report(rows: list[dict], args):
     print(f"peak RSS {rows[-1]['frames']:,} / {ref['frames']:,} frames = {growth:.2f}x (target <= 1.2x): "
           f"{'PASS' if growth <= 1.2 else 'FAIL'}")
     write_json({"machine": machine(), "model": args.ckpt or args.model, "chunk": args.chunk, "rows": rows,
-                "growth": growth, "growth_reference_frames": ref["frames"], "pass": growth <= 1.2}, RESULTS / "memory.json")
+                "growth": growth, "growth_reference_frames": ref["frames"], "pass": growth <= 1.2}, Path(args.out))
 
 if __name__ == "__main__":
     main()

@@ -204,14 +204,24 @@ def synthetic(root: Path, a) -> dict:
 
 
 def real_mpjpe(root: Path, a) -> dict:
-    "Train on the first 80 % of a real 3D recording; MPJPE (mm) on the last 20 % vs k-means with n_motifs centroids."
+    """Train on the first 80 % of a real 3D recording; MPJPE (mm) on the last 20 % vs k-means with n_motifs centroids,
+    for each of `a.real_seeds` seeds (model seed and k-means seed alike); mean and standard deviation over them."""
     if not REAL.exists(): return {"skipped": f"{REAL} absent"}
+    runs = [real_mpjpe_once(root / f"real{s}", a, s) for s in range(getattr(a, "real_seeds", 1))]
+    out = {k: runs[0][k] for k in ("file", "train_frames", "test_frames", "test_windows", "units", "n_codes_per_block")}
+    for k in ("vqvae", "kmeans", "train_seconds"):
+        v = np.array([r[k] for r in runs]); out[k], out[k + "_sd"], out[k + "_runs"] = float(v.mean()), float(v.std()), v.tolist()
+    return out
+
+
+def real_mpjpe_once(root: Path, a, seed: int) -> dict:
+    "One seed of `real_mpjpe`."
     poses = load_poses(REAL, skeleton="mouse34", fps=30)[0]
     cut = int(0.8 * poses.n_frames)
-    part = root / "real_train.npz"
+    root.mkdir(parents=True, exist_ok=True); part = root / "real_train.npz"
     np.savez(part, position=poses.position[:cut], keypoint_names=np.array(poses.keypoint_names), fps=poses.fps)
     test = dataclass_copy(poses, poses.position[cut:])
-    over = [f"train.epochs={a.real_epochs}", "dataloader.batch_size=32", "dataset.name=files", f"dataset.paths=[{part}]"]
+    over = [f"train.epochs={a.real_epochs}", "dataloader.batch_size=32", "dataset.name=files", f"dataset.paths=[{part}]", f"seed={seed}"]
     model, pre, sec = train(root, "real", ["dataset=configs/dataset/mouse34.yaml", *over])
     f, v = pre.features(test)
     x, ok = blocks(f, v, pre.window)
@@ -219,7 +229,7 @@ def real_mpjpe(root: Path, a) -> dict:
     gt = pre.to_positions(xw)                                               # (N, window, K, D)
     with torch.no_grad(): rec = pre.to_positions(model(xw).recon)
     fb, vb = blocks(*pre.features(dataclass_copy(poses, poses.position[:cut])), model.downsample)
-    km = KMeans(model.n_motifs, n_init=4, random_state=0).fit(fb[vb])
+    km = KMeans(model.n_motifs, n_init=4, random_state=seed).fit(fb[vb])
     sub = xw.reshape(-1, model.downsample * pre.n_features).numpy()        # (N * L, ds*F) code-length blocks
     krec = km.cluster_centers_[km.predict(sub)].reshape(xw.shape)
     return {"file": str(REAL.name), "train_frames": cut, "test_frames": poses.n_frames - cut, "test_windows": len(xw),
@@ -250,7 +260,8 @@ def report(r: dict) -> str:
             ("perplexity top / motif", f"{s['perplexity_top']:.2f} / {s['perplexity_motif']:.2f}"),
             ("mirror keeps top code (steps / windows / chance)", f"{s['mirror_steps']:.3f} / {s['mirror_windows']:.3f} / {s['mirror_chance']:.3f}"),
             ("seed stability ARI top (matched agreement)", f"{s['seed_ari_top']:.3f} ({s['seed_matched_agreement_top']:.3f})")]
-    if "vqvae" in q: rows.append(("real MPJPE mm (VQ-VAE / k-means)", f"{q['vqvae']:.2f} / {q['kmeans']:.2f}"))
+    if "vqvae" in q: rows.append((f"real MPJPE mm, mean ± sd of {len(q.get('vqvae_runs', [0]))} seeds (VQ-VAE / k-means)",
+                                  f"{q['vqvae']:.2f} ± {q.get('vqvae_sd', 0):.2f} / {q['kmeans']:.2f} ± {q.get('kmeans_sd', 0):.2f}"))
     return table(rows, header=("quantity", "value"))
 
 
@@ -261,6 +272,7 @@ def main(argv=None):
     p.add_argument("--n-sessions", type=int, default=10, help="synthetic training sessions (split train/val)")
     p.add_argument("--n-test", type=int, default=4, help="held-out synthetic sessions")
     p.add_argument("--real-epochs", type=int, default=20)
+    p.add_argument("--real-seeds", type=int, default=3, help="seeds of the real-data comparison (mean and sd reported)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--out", default=str(RESULTS / "quality.json"))
     p.add_argument("--parts", nargs="+", default=["synthetic", "real"], help="synthetic and/or real (kept parts are merged)")

@@ -106,7 +106,7 @@ CASES = [  # id, main, argv ({E} = expdir, {B} = bad-input folder), substrings o
     pytest.param("ovr-epochs-negative", "train", ["train.epochs=-1"], ["train.epochs"]),
     pytest.param("ovr-lr-negative", "train", ["optimizer.lr=-1"], ["optimizer.lr"]),
     pytest.param("ovr-val-fraction", "train", ["dataset.val_fraction=1.5"], ["val_fraction"]),
-    pytest.param("ovr-window-vs-downsample", "train", ["dataset.preprocess.window=68"], ["dataset.preprocess.window", "68"]),
+    pytest.param("ovr-window-vs-downsample", "train", ["dataset.preprocess.window=66"], ["dataset.preprocess.window", "66"]),
     # data files through a `files` dataset (train.py)
     ("data-missing-file", "train", [*FILES, "dataset.paths=[{B}/nothere.mat]"], ["nothere.mat", "not found"]),
     ("data-empty-glob", "train", [*FILES, "dataset.paths=[{B}/*.nomatch]"], ["*.nomatch"]),
