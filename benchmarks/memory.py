@@ -64,9 +64,9 @@ def write_recording(path: Path, n_frames: int, block: int = 1_000_000) -> tuple[
 
 def child(args) -> dict:
     "Stream one file and report peak RSS before (model loaded) and after."
+    from vqmap_nb.core import get_device
     from vqmap_nb.inference import encode_npy, stream_margin
     torch.set_num_threads(args.threads)
-    from vqmap_nb.core import get_device
     model, pre = build(args.ckpt, args.model)
     device = get_device(args.device); model = model.to(device)
     meta = json.loads(args.meta)
