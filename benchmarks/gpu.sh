@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU checks in one run (a CUDA machine with the package importable and nbdev on the PATH):
-#   1. the `#| gpu` notebook cells (nbdev_test --flags gpu): training under bf16 autocast, CPU-loadable
+#   1. the `#| gpu` notebook cells (nbdev_test --flags gpu): training on CUDA, CPU-loadable
 #      checkpoints, identical codes on CUDA and CPU;
 #   2. benchmarks/speed.py on CUDA (training / inference frames/s, fp32 and bf16);
 #   3. the default pipeline on the GPU: train.py configs/base/vqvae.yaml, then inference.py --mode all;
