@@ -12,7 +12,9 @@ On synthetic data with known two-level labels, evaluated on held-out schedule se
 - seed stability: ARI between the top codes of two training seeds on the same held-out windows, and their agreement
   after Hungarian matching of the codes.
 On a real recording (stac-mjx 3D mouse, 34 keypoints, 3600 frames): train on the first 80 %, report MPJPE (mm,
-egocentric) of reconstructions of the last 20 %, vs k-means with as many centroids as motifs on code-length blocks.
+egocentric) of reconstructions of the last 20 %, vs k-means with as many centroids as motifs on code-length blocks,
+and vs hierarchical k-means (n_top x n_bottom leaves: the model's own tree constraint), over --real-seeds seeds.
+Parts can run side by side: `--parts synthetic` and `--parts real` in two processes merge into one results file.
 
 By default both models train on the default schedule (configs/base/vqvae.yaml, ~4 min each on 2 CPU cores); --epochs
 and --batch-size shorten it. The settings are saved with the results.
@@ -66,8 +68,9 @@ def blocks(feats: np.ndarray, valid: np.ndarray, size: int) -> tuple[np.ndarray,
     return x, valid[: n * size].reshape(n, size).all(1)
 
 
-def kmeans_codes(train_x: np.ndarray, n_top: int, n_bottom: int, seed: int = 0):
-    "Hierarchical k-means: `n_top` clusters, then `n_bottom` inside each; returns `x -> (top, bottom)`."
+def kmeans_codes(train_x: np.ndarray, n_top: int, n_bottom: int, seed: int = 0, centres: bool = False):
+    """Hierarchical k-means: `n_top` clusters, then `n_bottom` inside each; returns `x -> (top, bottom)`, or with
+    `centres` `x -> the centre of each row's leaf` (a reconstruction under the same tree constraint as the model)."""
     top = KMeans(n_top, n_init=4, random_state=seed).fit(train_x)
     lab = top.labels_
     subs = [KMeans(min(n_bottom, max(1, (lab == k).sum())), n_init=4, random_state=seed).fit(train_x[lab == k]) for k in range(n_top)]
@@ -77,7 +80,10 @@ def kmeans_codes(train_x: np.ndarray, n_top: int, n_bottom: int, seed: int = 0):
         for k in range(n_top):
             if (t == k).any(): b[t == k] = subs[k].predict(x[t == k])
         return t, b
-    return predict
+    def centre_of(x):
+        t, b = predict(x)
+        return np.stack([subs[k].cluster_centers_[j] for k, j in zip(t, b)]) if len(x) else x.copy()
+    return centre_of if centres else predict
 
 
 def kmeans_frames(predict, pre, poses, size: int, n_bottom: int) -> dict:
@@ -209,7 +215,7 @@ def real_mpjpe(root: Path, a) -> dict:
     if not REAL.exists(): return {"skipped": f"{REAL} absent"}
     runs = [real_mpjpe_once(root / f"real{s}", a, s) for s in range(getattr(a, "real_seeds", 1))]
     out = {k: runs[0][k] for k in ("file", "train_frames", "test_frames", "test_windows", "units", "n_codes_per_block")}
-    for k in ("vqvae", "kmeans", "train_seconds"):
+    for k in ("vqvae", "kmeans", "kmeans_tree", "train_seconds"):
         v = np.array([r[k] for r in runs]); out[k], out[k + "_sd"], out[k + "_runs"] = float(v.mean()), float(v.std()), v.tolist()
     return out
 
@@ -232,9 +238,12 @@ def real_mpjpe_once(root: Path, a, seed: int) -> dict:
     km = KMeans(model.n_motifs, n_init=4, random_state=seed).fit(fb[vb])
     sub = xw.reshape(-1, model.downsample * pre.n_features).numpy()        # (N * L, ds*F) code-length blocks
     krec = km.cluster_centers_[km.predict(sub)].reshape(xw.shape)
+    tree = kmeans_codes(fb[vb], model.n_top, model.n_bottom, seed=seed, centres=True)     # the model's own constraint
+    trec = tree(sub).reshape(xw.shape)
     return {"file": str(REAL.name), "train_frames": cut, "test_frames": poses.n_frames - cut, "test_windows": len(xw),
             "train_seconds": sec, "units": "mm", "vqvae": pose_errors(gt, rec)["mpjpe"],
-            "kmeans": pose_errors(gt, pre.to_positions(torch.as_tensor(krec)))["mpjpe"], "n_codes_per_block": model.n_motifs}
+            "kmeans": pose_errors(gt, pre.to_positions(torch.as_tensor(krec)))["mpjpe"],
+            "kmeans_tree": pose_errors(gt, pre.to_positions(torch.as_tensor(trec)))["mpjpe"], "n_codes_per_block": model.n_motifs}
 
 
 def dataclass_copy(poses, position):
@@ -260,8 +269,9 @@ def report(r: dict) -> str:
             ("perplexity top / motif", f"{s['perplexity_top']:.2f} / {s['perplexity_motif']:.2f}"),
             ("mirror keeps top code (steps / windows / chance)", f"{s['mirror_steps']:.3f} / {s['mirror_windows']:.3f} / {s['mirror_chance']:.3f}"),
             ("seed stability ARI top (matched agreement)", f"{s['seed_ari_top']:.3f} ({s['seed_matched_agreement_top']:.3f})")]
-    if "vqvae" in q: rows.append((f"real MPJPE mm, mean ± sd of {len(q.get('vqvae_runs', [0]))} seeds (VQ-VAE / k-means)",
-                                  f"{q['vqvae']:.2f} ± {q.get('vqvae_sd', 0):.2f} / {q['kmeans']:.2f} ± {q.get('kmeans_sd', 0):.2f}"))
+    sd = lambda k: f"{q[k]:.2f} ± {q.get(k + '_sd', 0):.2f}" if k in q else "-"
+    if "vqvae" in q: rows.append((f"real MPJPE mm, mean ± sd of {len(q.get('vqvae_runs', [0]))} seeds (VQ-VAE / k-means / k-means tree)",
+                                  f"{sd('vqvae')} / {sd('kmeans')} / {sd('kmeans_tree')}"))
     return table(rows, header=("quantity", "value"))
 
 
@@ -279,13 +289,18 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
     out = Path(a.out)
-    res = json.loads(out.read_text()) if out.exists() and set(a.parts) != {"synthetic", "real"} else {}
-    res.update(machine=machine(), settings=vars(a))
+    partial = set(a.parts) != {"synthetic", "real"}
+    res = {}
     with tempfile.TemporaryDirectory() as tmp:
         for part, fn in (("synthetic", synthetic), ("real", real_mpjpe)):
             if part not in a.parts: continue
             t0 = time.perf_counter(); res[part] = fn(Path(tmp), a); res[part]["seconds"] = time.perf_counter() - t0
-            write_json(res, out)                                            # keep each part as soon as it is done
+            # keep each part as soon as it is done; a partial run merges with what is on disk *now*, so the two
+            # parts can run side by side (`--parts synthetic` and `--parts real` in two processes)
+            disk = json.loads(out.read_text()) if partial and out.exists() else {}
+            res = {**disk, **res, "machine": machine(), "settings": {**disk.get("settings", {}), **vars(a),
+                   "parts": sorted(set(disk.get("settings", {}).get("parts", [])) | set(a.parts))}}
+            write_json(res, out)
     print(report(res)); print(f"wrote {out}")
     return res
 
