@@ -80,9 +80,11 @@ def kmeans_codes(train_x: np.ndarray, n_top: int, n_bottom: int, seed: int = 0, 
         for k in range(n_top):
             if (t == k).any(): b[t == k] = subs[k].predict(x[t == k])
         return t, b
+    table = np.concatenate([s.cluster_centers_ for s in subs])                    # every leaf's centre, top by top
+    first = np.cumsum([0] + [len(s.cluster_centers_) for s in subs])[:-1]          # row of each top's first leaf
     def centre_of(x):
         t, b = predict(x)
-        return np.stack([subs[k].cluster_centers_[j] for k, j in zip(t, b)]) if len(x) else x.copy()
+        return table[first[t] + b]
     return centre_of if centres else predict
 
 
