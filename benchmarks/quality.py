@@ -248,7 +248,7 @@ def real_mpjpe_once(root: Path, a, seed: int) -> dict:
     krec = km.cluster_centers_[km.predict(sub)].reshape(xw.shape)
     tree = kmeans_codes(fb[vb], model.n_top, model.n_bottom, seed=seed, centres=True)     # the model's own constraint
     trec = tree(sub).reshape(xw.shape)
-    # k-means on whole windows (the baseline): each window is one of n_motifs centroid windows
+    # k-means on whole windows (the usual clustering of windows): each window is one of n_motifs centroid windows
     fw, vw = pre.features(dataclass_copy(poses, poses.position[:cut]))
     starts = [s for s in range(0, len(fw) - pre.window + 1, pre.stride) if vw[s:s + pre.window].all()]
     kw = KMeans(model.n_motifs, n_init=4, random_state=seed).fit(np.stack([fw[s:s + pre.window].ravel() for s in starts]))
