@@ -8,7 +8,7 @@ held-out schedule seeds simulated for BOTH species (same seed -> same behaviour,
 - the fraction of top codes (and motifs) used by both species among those used by either (target >= 80 %);
 - per-species reconstruction MSE (normalised units) of the co-embedding vs the single-species model (<= 1.25x).
 
-    python benchmarks/coembed_quality.py [--epochs N] [--align W] [--out benchmarks/results/coembed_quality.json]
+    python benchmarks/coembed_quality.py [--epochs N] [--align W] [--set model.dead_after=0 ...] [--out ...json]
 """
 from __future__ import annotations
 import argparse, json, sys, tempfile, time
@@ -29,8 +29,8 @@ TEST_SEEDS = 5000     # held-out schedules: training uses seeds 0..7 (rat) and 1
 
 def train_all(args, root: Path) -> dict:
     "Co-embedding run and one single-species HVQVAE per dataset, same data, model size, epochs and batch share."
-    over = [f"expdir={root / 'coemb'}", f"train.epochs={args.epochs}", "train.progress=false",
-            f"model.align_weight={args.align}"]
+    over = [f"expdir={root / 'coemb'}", *([f"train.epochs={args.epochs}"] if args.epochs else []), "train.progress=false",
+            f"model.align_weight={args.align}", *args.set]
     cfg = load_config(CONFIG_DIR / "base" / "vqvae_coemb.yaml", over)
     t0 = time.perf_counter(); fit_coembed(cfg); times = {"coembed": time.perf_counter() - t0}
     model_cfg = {k: v for k, v in cfg["model"].items() if k not in ("adapter_dim", "align_weight")}
@@ -94,18 +94,21 @@ def table(res: dict) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=None, help="default: the config's train.epochs")
     ap.add_argument("--align", type=float, default=0.0, help="model.align_weight of the co-embedding")
     ap.add_argument("--n-test", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest when other jobs share the cores)")
     ap.add_argument("--out", default="benchmarks/results/coembed_quality.json")
     ap.add_argument("--workdir", default=None, help="keep the trained runs here (default: a temporary folder)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="dotted overrides of configs/base/vqvae_coemb.yaml (model keys reach the single-species models too)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     root = Path(args.workdir or tempfile.mkdtemp(prefix="coemb_bench_"))
     times = train_all(args, root)
-    res = {"epochs": args.epochs, "align_weight": args.align, "train_seconds": times, **evaluate(root, args.n_test, args.seconds)}
+    res = {"epochs": args.epochs or load_config(CONFIG_DIR / "base" / "vqvae_coemb.yaml")["train"]["epochs"], "align_weight": args.align, "overrides": args.set, "train_seconds": times,
+           **evaluate(root, args.n_test, args.seconds)}
     res["targets_met"] = {"ari": res["ari_top_between_species"] >= 0.7, "shared": res["shared_fraction_top"] >= 0.8,
                           "recon": all(r["ratio"] <= 1.25 for r in res["recon"].values())}
     print(table(res)); print("train seconds:", {k: round(v, 1) for k, v in times.items()})
