@@ -107,7 +107,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     root = Path(args.workdir or tempfile.mkdtemp(prefix="coemb_bench_"))
     times = train_all(args, root)
-    res = {"epochs": args.epochs or load_config(CONFIG_DIR / "base" / "vqvae_coemb.yaml")["train"]["epochs"], "align_weight": args.align, "overrides": args.set, "train_seconds": times,
+    epochs = args.epochs or load_config(CONFIG_DIR / "base" / "vqvae_coemb.yaml")["train"]["epochs"]
+    res = {"epochs": epochs, "align_weight": args.align, "overrides": args.set, "train_seconds": times,
            **evaluate(root, args.n_test, args.seconds)}
     res["targets_met"] = {"ari": res["ari_top_between_species"] >= 0.7, "shared": res["shared_fraction_top"] >= 0.8,
                           "recon": all(r["ratio"] <= 1.25 for r in res["recon"].values())}
