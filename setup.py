@@ -1,5 +1,6 @@
 """Packaging for vqmap_nb: every field is read from settings.ini (nbdev 2 layout)."""
 from configparser import ConfigParser
+
 import setuptools
 
 cfg = ConfigParser(delimiters=["="])
@@ -14,6 +15,10 @@ dev_requirements = cfg.get("dev_requirements", "").split()
 extras = {
     "io": ["movement==0.15.0; python_version<'3.12'", "movement>=0.15; python_version>='3.12'", "xarray"],
     "umap": ["umap-learn"],
+    "widgets": ["ipywidgets>=8", "k3d>=2.16"],           # the motif browser and 3D viewer in notebooks
+    "movies": ["imageio>=2.28", "imageio-ffmpeg>=0.4.8"],   # grid movies as mp4 (GIF without them)
+    "export": ["pyarrow>=12", "pynwb>=2.5", "ndx-pose>=0.2"],  # Parquet and NWB (ndx-pose) exports
+    "baselines": ["umap-learn", "PyWavelets"],           # benchmarks/real.py's spectrogram-UMAP baseline
     "dev": dev_requirements,
 }
 extras["all"] = sorted({r for v in extras.values() for r in v})

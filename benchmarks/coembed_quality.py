@@ -11,16 +11,21 @@ held-out schedule seeds simulated for BOTH species (same seed -> same behaviour,
     python benchmarks/coembed_quality.py [--epochs N] [--align W] [--set model.dead_after=0 ...] [--out ...json]
 """
 from __future__ import annotations
-import argparse, json, sys, tempfile, time
+
+import argparse
+import json
+import sys
+import tempfile
+import time
 from pathlib import Path
+
 import numpy as np
 import torch
 from sklearn.metrics import adjusted_rand_score
 
+from vqmap_nb.coembed import _stitch, _window_len, _windows, code_usage, fit_coembed, frame_codes, load_coembed, shared_codes
 from vqmap_nb.config import load_config
 from vqmap_nb.core import CONFIG_DIR, write_text
-from vqmap_nb.coembed import (fit_coembed, load_coembed, frame_codes, code_usage, shared_codes, _windows, _stitch,
-                              _window_len)
 from vqmap_nb.data.synthetic import make_dataset
 from vqmap_nb.train import fit_vqvae, load_model
 

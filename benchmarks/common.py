@@ -1,7 +1,12 @@
 """Shared helpers of the benchmark scripts: machine description, matmul throughput, FLOP counts, timing, tables, json."""
 from __future__ import annotations
-import json, os, platform, time
+
+import json
+import os
+import platform
+import time
 from pathlib import Path
+
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode

@@ -10,16 +10,19 @@ The schedule is shortened (--vq-epochs, --gpt-epochs) so one run takes a few min
     python benchmarks/gpt_quality.py [--vqvae CKPT] [--vq-epochs 6] [--gpt-epochs 30] [--n-samples 32] [--seconds 20]
 """
 from __future__ import annotations
-import argparse, json, sys, tempfile, time
+
+import argparse
+import sys
+import tempfile
+import time
 from pathlib import Path
-import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, machine, table, write_json
+
 from vqmap_nb.config import load_config
-from vqmap_nb.gpt import fit_gpt, train_demo_vqvae
 from vqmap_nb.generate import Session, compute_stats, load_prior
+from vqmap_nb.gpt import fit_gpt, train_demo_vqvae
 
 
 def train_vqvae(workdir: Path, epochs: int, sessions: int) -> Path:

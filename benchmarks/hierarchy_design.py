@@ -22,17 +22,23 @@ Each code covers `downsample` frames; its label is the majority frame label of t
     python benchmarks/hierarchy_design.py --epochs 20 --designs tree residual channels
 """
 from __future__ import annotations
-import argparse, json, time
+
+import argparse
+import json
+import time
+
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score as nmi
+
 from vqmap_nb.config import load_yaml
 from vqmap_nb.core import CONFIG_DIR, seed_everything
-from vqmap_nb.data.synthetic import make_dataset
-from vqmap_nb.data.skeleton import load_skeleton
 from vqmap_nb.data.preprocess import Preprocessor, WindowDataset, augment
+from vqmap_nb.data.skeleton import load_skeleton
+from vqmap_nb.data.synthetic import make_dataset
 from vqmap_nb.vqvae import build_model
+
 
 def build_data(n_train, n_test, seconds, window, stride, global_weight=1.0):
     "Fitted preprocessor, training windows, held-out windows with per-frame (top, fine) labels."

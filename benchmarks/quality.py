@@ -25,8 +25,14 @@ and --batch-size shorten it. The settings are saved with the results.
     python benchmarks/quality.py [--epochs 30] [--batch-size 64] [--out benchmarks/results/quality.json]
 """
 from __future__ import annotations
-import argparse, json, sys, tempfile, time
+
+import argparse
+import json
+import sys
+import tempfile
+import time
 from pathlib import Path
+
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
@@ -35,12 +41,13 @@ from sklearn.metrics import adjusted_rand_score, confusion_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, machine, table, write_json
+
 from vqmap_nb.config import load_config
 from vqmap_nb.core import CONFIG_DIR
 from vqmap_nb.data.io import load_poses
+from vqmap_nb.data.preprocess import Preprocessor
 from vqmap_nb.data.synthetic import make_dataset
 from vqmap_nb.inference import encode_session, hierarchy_nmi, pose_errors
-from vqmap_nb.data.preprocess import Preprocessor
 from vqmap_nb.train import fit_vqvae, load_checkpoint
 from vqmap_nb.vqvae import build_model
 

@@ -14,13 +14,21 @@ Targets on a 2-core CPU: inference >= 40 % of matmul throughput; training >= 300
     python benchmarks/speed.py [--steps 6] [--minutes 10] [--device auto] [--out benchmarks/results/speed.json]
 """
 from __future__ import annotations
-import argparse, cProfile, io, itertools, pstats, sys, time
+
+import argparse
+import cProfile
+import io
+import itertools
+import pstats
+import sys
+import time
 from pathlib import Path
-import numpy as np
+
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, sync, timed, matmul_flops, count_flops, table, write_json
+from common import RESULTS, count_flops, machine, matmul_flops, sync, table, timed, write_json
+
 from vqmap_nb.config import load_config
 from vqmap_nb.core import CONFIG_DIR, get_device, seed_everything
 from vqmap_nb.data.preprocess import Preprocessor, WindowDataset, augment
@@ -110,7 +118,7 @@ def profile_preprocess(pre, poses, top: int = 8) -> list[str]:
 
 def profile_torch(fn, top: int = 10) -> list[str]:
     "torch.profiler CPU table of `fn()` (ops with the most own time)."
-    from torch.profiler import profile, ProfilerActivity
+    from torch.profiler import ProfilerActivity, profile
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
     with profile(activities=acts) as prof: fn()
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top).splitlines()

@@ -1,6 +1,7 @@
 """Shared fixtures: paths to the repository and to the real recordings in ../shared/data."""
 import os
 from pathlib import Path
+
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")

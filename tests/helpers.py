@@ -1,5 +1,7 @@
 """Helpers shared by the end-to-end tests: run a repository script, read a refused command's one error line."""
-import os, subprocess, sys
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,10 +1,11 @@
 """End-to-end: `python inference.py CKPT --mode all` on a tiny co-embedding trained through `python train.py`."""
-import json, os, subprocess, sys
+import json
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import run_script, error_line
+from helpers import error_line, run_script
 
 REPO = Path(__file__).resolve().parents[1]
 SECONDS, FPS = 8, 30

@@ -3,9 +3,14 @@
 Per-process batch size is `dataloader.batch_size` (PyTorch DDP convention), so two processes take half the steps of one
 process over the same windows. A checkpoint written by the two-process run resumes in a one-process run.
 """
-import csv, os, subprocess, sys
+import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
-import pytest, yaml
+
+import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["dataset.n_sessions=3", "dataset.seconds=30", "dataloader.batch_size=32", "model.width=32", "model.depth=1",
@@ -45,8 +50,10 @@ def test_only_rank0_writes(runs):
 
 def test_same_windows_per_epoch(runs):
     from vqmap_nb.config import load_config
-    from vqmap_nb.train import prepare_data
-    n = len(prepare_data(load_config(runs["ddp"] / "parameters.yaml"))["train"])   # training windows of the run
+    from vqmap_nb.data.datasets import prepare_data
+    from vqmap_nb.models import model_config
+    cfg = load_config(runs["ddp"] / "parameters.yaml")
+    n = len(prepare_data(cfg, model_config(cfg["model"], 1, 30).downsample)["train"])   # training windows of the run
     steps_ddp, steps_one = (int(metrics(runs[k])[0]["step"]) for k in ("ddp", "single"))
     assert steps_one == n // 32 and steps_ddp == (n // 2) // 32 >= 1             # each rank takes a disjoint half
     assert n - 2 * 32 < 2 * 32 * steps_ddp <= n                                  # at most one partial batch per rank dropped

@@ -87,6 +87,7 @@ def shot(page, name, **kw):
 def non_blank(png: bytes) -> bool:
     "More than one colour in a PNG screenshot."
     from io import BytesIO
+
     import matplotlib.image as mpimg
     px = mpimg.imread(BytesIO(png), format="png")[..., :3].reshape(-1, 3)
     return bool((px.max(0) - px.min(0)).max() > 0.05)

@@ -5,12 +5,23 @@ read-only disk (simulated by making `os.replace` fail with EROFS) while saving; 
 
 (Cases already covered by tests/test_train_cli.py and tests/test_loaders.py are not repeated.)
 """
-import contextlib, errno, hashlib, io, os, shutil, signal, subprocess, sys, time
+import contextlib
+import errno
+import hashlib
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
-import numpy as np
-import pytest, torch
 
-from vqmap_nb.cli import train_main, infer_main, synth_main
+import numpy as np
+import pytest
+import torch
+
+from vqmap_nb.cli import infer_main, synth_main, train_main
 from vqmap_nb.core import VQMapError, load_torch
 from vqmap_nb.train import load_checkpoint, load_model
 
@@ -66,7 +77,7 @@ def bad(expdir, tmp_path_factory) -> Path:
     torch.save({**good, "format": "vqmap_nb/2"}, b / "future.pt")
     torch.save({k: v for k, v in good.items() if k != "model"}, b / "no_model.pt")
     torch.save({**good, "kind": "diffusion"}, b / "kind.pt")
-    torch.save({**good, "n_features": good["n_features"] + 3}, b / "misfit.pt")
+    torch.save({**good, "model_config": {**good["model_config"], "width": good["model_config"]["width"] + 8}}, b / "misfit.pt")
     (b / "folder.pt").mkdir()
     (b / "topkey.yaml").write_text("epoch: 3\n")
     (b / "list.yaml").write_text("- dataset\n- model\n")
@@ -90,14 +101,14 @@ CASES = [  # id, main, argv ({E} = expdir, {B} = bad-input folder), substrings o
     ("cfg-not-a-mapping", "train", ["{B}/list.yaml"], ["list.yaml", "expected a mapping"]),
     ("cfg-missing-subconfig", "train", ["{B}/subcfg.yaml"], ["nothere/dataset.yaml", "not found"]),
     ("ovr-hierarchy", "train", ["model.hierarchy=flat"], ["model.hierarchy", "'flat'"]),
-    ("ovr-downsample", "train", ["model.downsample=12"], ["model.downsample", "power of 2"]),
+    ("ovr-downsample", "train", ["model.downsample=0"], ["model.downsample", "whole number of frames"]),
     ("ovr-added-model-key", "train", ["+model.dropout=0.1"], ["model.dropout", "unknown key"]),
     ("ovr-optimizer", "train", ["optimizer.name=sgd"], ["optimizer.name", "sgd"]),
     ("ovr-device", "train", ["train.device=gpu7"], ["gpu7", "not a torch device"]),
     ("ovr-seed-type", "train", ["seed=abc"], ["seed=abc", "expected int"]),
     ("ovr-betas-type", "train", ["optimizer.betas=0.9"], ["optimizer.betas", "expected list"]),
     ("ovr-species", "train", ["dataset.species=synth_cat"], ["synth_cat", "unknown"]),
-    ("ovr-window-too-long", "train", ["dataset.preprocess.window=4096"], ["4096", "shorter than one window"]),
+    ("ovr-window-too-long", "train", ["dataset.preprocess.window=4098"], ["4098", "shorter than one window"]),
     ("ovr-no-sessions", "train", ["dataset.n_sessions=0"], ["no sessions"]),
     ("resume-nothing", "train", ["train.resume=true"], ["last.pt", "nothing to resume"]),
     ("expdir-is-a-file", "train", ["expdir={B}/afile"], ["afile"]),
@@ -106,7 +117,7 @@ CASES = [  # id, main, argv ({E} = expdir, {B} = bad-input folder), substrings o
     pytest.param("ovr-epochs-negative", "train", ["train.epochs=-1"], ["train.epochs"]),
     pytest.param("ovr-lr-negative", "train", ["optimizer.lr=-1"], ["optimizer.lr"]),
     pytest.param("ovr-val-fraction", "train", ["dataset.val_fraction=1.5"], ["val_fraction"]),
-    pytest.param("ovr-window-vs-downsample", "train", ["dataset.preprocess.window=66"], ["dataset.preprocess.window", "66"]),
+    pytest.param("ovr-window-vs-downsample", "train", ["dataset.preprocess.window=67"], ["dataset.preprocess.window", "67"]),
     # data files through a `files` dataset (train.py)
     ("data-missing-file", "train", [*FILES, "dataset.paths=[{B}/nothere.mat]"], ["nothere.mat", "not found"]),
     ("data-empty-glob", "train", [*FILES, "dataset.paths=[{B}/*.nomatch]"], ["*.nomatch"]),

@@ -1,10 +1,11 @@
 """End-to-end: `python inference.py CKPT --mode ...` on tiny trained models; outputs, refusals and one-line errors."""
-import json, os, subprocess, sys
+import json
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import run_script, error_line
+from helpers import error_line, run_script
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["train.epochs=1", "train.progress=false", "model.width=32", "model.depth=1", "model.code_dim=16",
@@ -110,7 +111,8 @@ def dannce_ckpt(tmp_path_factory):
     "A tiny VQ-VAE trained on the DANNCE mouse22 recording."
     if not DANNCE.exists(): pytest.skip(f"{DANNCE} not present")
     return train(tmp_path_factory.mktemp("dannce") / "exp", "dataset=configs/dataset/dannce.yaml",
-                 "dataset.preprocess.conf_threshold=0")   # DANNCE p_max values are not calibrated confidences
+                 "dataset.preprocess.conf_threshold=0",    # DANNCE p_max values are not calibrated confidences
+                 "dataset.preprocess.window_seconds=0.64")  # 10 s in 5 blocks: a window must fit in one
 
 
 def test_new_recording_with_stored_preprocessing(dannce_ckpt, tmp_path):

@@ -1,9 +1,11 @@
 """Loaders on every real file in ../shared/data (skipped when absent) and on bad input written into tmp_path."""
 from pathlib import Path
+
 import numpy as np
 import pytest
+
 from vqmap_nb.core import VQMapError
-from vqmap_nb.data.io import load_poses, Poses
+from vqmap_nb.data.io import Poses, load_poses
 from vqmap_nb.data.skeleton import load_skeleton
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

@@ -1,5 +1,6 @@
 """Every notebook in nbs/ is a test module: run it like `nbdev_test` does (cells flagged slow/gpu are skipped)."""
 from pathlib import Path
+
 import pytest
 
 NBS = sorted(p for p in (Path(__file__).resolve().parents[1] / "nbs").rglob("*.ipynb")

@@ -1,7 +1,10 @@
 """`python train.py CONFIG [overrides]` end to end: files written, config round trip, errors with exit code 2."""
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
-import pytest, yaml
+
+import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["dataset.n_sessions=3", "dataset.seconds=30", "train.epochs=1", "train.progress=false"]
@@ -47,7 +50,8 @@ def test_existing_expdir_is_not_overwritten(trained):
 
 @pytest.mark.parametrize("args,expected", [
     (["missing.yaml"], "missing.yaml: config file not found"),
-    (["configs/base/vqvae.yaml", "train.epochs=abc"], "expected int"),
+    (["configs/base/vqvae.yaml", "train.val_every=abc"], "expected int"),
+    (["configs/base/vqvae.yaml", "train.epochs=abc"], "train.epochs': must be a whole number"),
     (["configs/base/vqvae.yaml", "dataloader.batch_sise=3"], "did you mean 'batch_size'"),
     (["configs/base/vqvae.yaml", "noequals"], "expected KEY=VALUE"),
     (["configs/base/vqvae.yaml", "dataset=configs/dataset/nope.yaml"], "nope.yaml: config file not found"),
