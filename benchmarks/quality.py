@@ -3,9 +3,9 @@
 On synthetic data with known two-level labels, evaluated on held-out schedule seeds (training uses data seeds
 0..n_sessions-1; evaluation uses 1000..1000+n_test-1):
 - hierarchy recovery: NMI(top codes, true category) and NMI(motif, true subtype) within each true category
-  (`inference.hierarchy_nmi`), per code (each code against the majority truth of the frames it covers) and per
-  frame (with the ceiling a perfect per-code classifier reaches on the code grid), vs hierarchical k-means on the same normalised features cut into code-length blocks
-  (n_top clusters, then n_bottom clusters inside each);
+  (`metrics.hierarchy_nmi`), per code (each code against the majority truth of the frames it covers) and per
+  frame (with the ceiling a perfect per-code classifier reaches on the code grid), vs hierarchical k-means on the
+  same normalised features cut into code-length blocks (n_top clusters, then n_bottom clusters inside each);
 - codebook usage: share of top codes and of motifs used, perplexities;
 - mirror consistency: share of code steps (and of whole windows) whose left/right mirrored window keeps the top code,
   with the chance level sum_k p_k^2;
@@ -19,10 +19,14 @@ egocentric) of reconstructions of the last 20 % (cut into the model's windows), 
   hierarchical k-means (n_top x n_bottom leaves: the model's own tree constraint), and k-means on whole windows.
 Parts can run side by side: `--parts synthetic` and `--parts real` in two processes merge into one results file.
 
-By default both models train on the default schedule (configs/base/vqvae.yaml, ~4 min each on 2 CPU cores); --epochs
-and --batch-size shorten it. The settings are saved with the results.
+Every model is the default one (configs/base/vqvae.yaml: codes of `model.code_seconds` = 0.2 s, 6 frames at 30 fps,
+windows of `PREPROCESS_DEFAULTS["window_seconds"]` = 3.2 s, 96 frames) trained for the default step budget
+(`train.steps`); --steps / --real-steps shorten it, --epochs / --real-epochs replace it with whole passes, and
+--n-sessions, --n-test, --seconds and --real-seeds shrink the data. The settings are saved with the results.
 
-    python benchmarks/quality.py [--epochs 30] [--batch-size 64] [--out benchmarks/results/quality.json]
+    python benchmarks/quality.py [--steps 3000] [--batch-size 64] [--real-seeds 5] [--parts synthetic real] [--threads 1]
+    python benchmarks/quality.py --steps 20 --n-sessions 3 --n-test 1 --seconds 40 --real-steps 20 --real-seeds 1 \
+        --threads 1 --out /tmp/quality.json                                   # smoke run, under a minute
 """
 from __future__ import annotations
 
@@ -44,31 +48,30 @@ from common import RESULTS, machine, table, write_json
 
 from vqmap_nb.config import load_config
 from vqmap_nb.core import CONFIG_DIR
+from vqmap_nb.data.datasets import load_dataset_poses
 from vqmap_nb.data.io import load_poses
-from vqmap_nb.data.preprocess import Preprocessor
 from vqmap_nb.data.synthetic import make_dataset
-from vqmap_nb.inference import encode_session, hierarchy_nmi, pose_errors
-from vqmap_nb.train import fit_vqvae, load_checkpoint
-from vqmap_nb.vqvae import build_model
+from vqmap_nb.encode import encode_session
+from vqmap_nb.metrics import hierarchy_nmi, pose_errors
+from vqmap_nb.tasks import fit_vqvae
+from vqmap_nb.train import load_model
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "stac_mjx_rodent3d" / "test_mouse_mocap_3600_frames.h5"
 TEST_SEED = 1000
 
 
 def train(root: Path, name: str, overrides: list[str], base: str = "vqvae.yaml") -> tuple:
-    "Train with `configs/base/<base>` + overrides into `root/name`; returns (model, pre, seconds)."
+    "Train with `configs/base/<base>` + overrides into `root/name`; returns (model in eval mode, pre, seconds)."
     cfg = load_config(CONFIG_DIR / "base" / base, [f"expdir={root / name}", "train.progress=false", *overrides])
     t0 = time.perf_counter(); fit_vqvae(cfg); sec = time.perf_counter() - t0
-    model, pre = load_vqvae(root / name / "checkpoints" / "best.pt")
+    model, pre, _, _ = load_model(root / name / "checkpoints" / "best.pt")
     return model, pre, sec
 
 
-def load_vqvae(path) -> tuple:
-    "(model in eval mode, preprocessor) of a VQ-VAE checkpoint, without importing the optional task modules."
-    ckpt = load_checkpoint(path)
-    model = build_model(ckpt["config"]["model"], ckpt["n_features"])
-    model.load_state_dict(ckpt["model"])
-    return model.eval(), Preprocessor.from_state_dict(ckpt["preprocessor"])
+def schedule(steps: int | None, epochs: int | None) -> list[str]:
+    "Overrides of the training length: `train.epochs` (whole passes) when given, else the step budget `train.steps`."
+    if epochs: return [f"train.epochs={epochs}"]
+    return [f"train.steps={steps}"] if steps else []
 
 
 def blocks(feats: np.ndarray, valid: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -198,17 +201,19 @@ def seed_stability(m0, m1, x: torch.Tensor) -> dict:
 
 def synthetic(root: Path, a) -> dict:
     "Hierarchy recovery, usage, mirror consistency and seed stability on held-out synthetic seeds."
-    over = [f"dataset.n_sessions={a.n_sessions}"] + ([f"train.epochs={a.epochs}"] if a.epochs else []) \
-        + ([f"dataloader.batch_size={a.batch_size}"] if a.batch_size else [])
+    over = [f"dataset.n_sessions={a.n_sessions}", *([f"dataset.seconds={a.seconds:g}"] if a.seconds else []),
+            *schedule(a.steps, a.epochs), *([f"dataloader.batch_size={a.batch_size}"] if a.batch_size else [])]
     m0, pre, sec0 = train(root, "seed0", [*over, "seed=0"])
     m1, _, sec1 = train(root, "seed1", [*over, "seed=1"])
-    test = make_dataset(a.n_test, seed=TEST_SEED, species="synth_rat")
+    dcfg = load_config(CONFIG_DIR / "base" / "vqvae.yaml", over)["dataset"]
+    test = make_dataset(a.n_test, seed=TEST_SEED, species=dcfg["species"], seconds=dcfg["seconds"], fps=dcfg["fps"])
     codes = [encode_session(m0, pre, p) for p in test]
-    train_poses = make_dataset(a.n_sessions, seed=0, species="synth_rat")
+    train_poses, _ = load_dataset_poses(dcfg)                               # the training sessions (train and val)
     fx = [blocks(*pre.features(p), m0.downsample) for p in train_poses]
     km = kmeans_codes(np.concatenate([x[ok] for x, ok in fx]), m0.n_top, m0.n_bottom)
     x = test_windows(pre, test)
     out = {"train_seconds": [sec0, sec1], "n_test_frames": int(sum(p.n_frames for p in test)), "n_test_windows": len(x),
+           "window": pre.window, "frames_per_code": m0.downsample,
            "vqvae": recovery(codes, test), "kmeans": recovery([kmeans_frames(km, pre, p, m0.downsample, m0.n_bottom) for p in test], test)}
     codes1 = [encode_session(m1, pre, p) for p in test]
     out["vqvae_seed1"] = recovery(codes1, test)
@@ -240,7 +245,8 @@ def real_mpjpe_once(root: Path, a, seed: int) -> dict:
     root.mkdir(parents=True, exist_ok=True); part = root / "real_train.npz"
     np.savez(part, position=poses.position[:cut], keypoint_names=np.array(poses.keypoint_names), fps=poses.fps)
     test = dataclass_copy(poses, poses.position[cut:])
-    over = [f"train.epochs={a.real_epochs}", "dataloader.batch_size=32", "dataset.name=files", f"dataset.paths=[{part}]", f"seed={seed}"]
+    over = [*schedule(a.real_steps, a.real_epochs), "dataloader.batch_size=32", "dataset.name=files", f"dataset.paths=[{part}]",
+            f"seed={seed}"]
     model, pre, sec = train(root, "real", ["dataset=configs/dataset/mouse34.yaml", *over])
     f, v = pre.features(test)
     x, ok = blocks(f, v, pre.window)
@@ -304,11 +310,14 @@ def report(r: dict) -> str:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=None, help="default: the config's train.epochs")
+    p.add_argument("--steps", type=int, default=None, help="training steps of the synthetic models (default: the config's train.steps)")
+    p.add_argument("--epochs", type=int, default=None, help="whole passes instead of the step budget (train.epochs)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the config's dataloader.batch_size")
     p.add_argument("--n-sessions", type=int, default=10, help="synthetic training sessions (split train/val)")
     p.add_argument("--n-test", type=int, default=4, help="held-out synthetic sessions")
-    p.add_argument("--real-epochs", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=None, help="length of each synthetic session (default: the config's)")
+    p.add_argument("--real-steps", type=int, default=None, help="training steps of the real-data models (default: train.steps)")
+    p.add_argument("--real-epochs", type=int, default=None, help="whole passes instead of the step budget")
     p.add_argument("--real-seeds", type=int, default=5, help="seeds of the real-data comparison (mean and sd reported)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--out", default=str(RESULTS / "quality.json"))

@@ -4,19 +4,23 @@ Measures, in one run on the same machine:
 - fp32 matmul throughput (a 2048x2048 `torch.mm` loop): the practical peak the model is compared to;
 - data preparation: simulation, preprocessing (features) and window batching, frames/s;
 - training frames/s through `Trainer.train_epoch` (augmentation, forward, backward, clipping, AdamW, scheduler);
-- inference frames/s through `inference.encode_session` (streaming encoder + nearest codes) and batched `encode`;
+- inference frames/s through `encode.encode_session` (streaming encoder + nearest codes) and batched `encode`;
 - model FLOPs per frame (`torch.utils.flop_counter.FlopCounterMode`) and the achieved share of the matmul peak;
 - on CUDA additionally training/inference frames/s with bf16 autocast (AMP) and the card's name.
 Then profiles preprocessing (cProfile), one training step and inference (torch.profiler) and prints the top entries.
 
 Targets on a 2-core CPU: inference >= 40 % of matmul throughput; training >= 3000 frames/s.
+The model, window and batch are the defaults of configs/base/vqvae.yaml resolved at the data's frame rate (the window
+from `data.datasets.PREPROCESS_DEFAULTS`, the frames per code from `model.code_seconds`).
 
-    python benchmarks/speed.py [--steps 6] [--minutes 10] [--device auto] [--out benchmarks/results/speed.json]
+    python benchmarks/speed.py [--steps 6] [--minutes 10] [--device auto] [--threads 1] [--out benchmarks/results/speed.json]
+    python benchmarks/speed.py --steps 2 --minutes 1 --sessions 2 --min-seconds 0.3 --out /tmp/speed.json   # smoke run
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import io
 import itertools
 import pstats
@@ -31,22 +35,27 @@ from common import RESULTS, count_flops, machine, matmul_flops, sync, table, tim
 
 from vqmap_nb.config import load_config
 from vqmap_nb.core import CONFIG_DIR, get_device, seed_everything
-from vqmap_nb.data.preprocess import Preprocessor, WindowDataset, augment
-from vqmap_nb.data.skeleton import load_skeleton
-from vqmap_nb.data.synthetic import make_dataset, simulate_session
-from vqmap_nb.inference import encode_session
-from vqmap_nb.train import Trainer, vqvae_loss_fn
-from vqmap_nb.vqvae import build_model
+from vqmap_nb.data.datasets import AUGMENT_DEFAULTS, common_fps, load_dataset_poses, preprocess_kwargs
+from vqmap_nb.data.preprocess import Preprocessor
+from vqmap_nb.data.synthetic import simulate_session
+from vqmap_nb.data.windows import WindowDataset, augment
+from vqmap_nb.encode import encode_session
+from vqmap_nb.models import build_model, model_config
+from vqmap_nb.tasks import vqvae_loss_fn
+from vqmap_nb.train import Trainer
+
+TIMED_S = 2.0   # seconds each inference timing and the matmul loop run for (--min-seconds)
 
 
 def prepare(cfg: dict) -> dict:
     "Simulate the default dataset, fit the preprocessor and window it, timing each stage."
     d = cfg["dataset"]; out = {}
-    t0 = time.perf_counter()
-    poses = make_dataset(int(d["n_sessions"]), seed=int(d["data_seed"]), species=d["species"], seconds=d["seconds"], fps=d["fps"])
+    t0 = time.perf_counter(); poses, skeleton = load_dataset_poses(d)
     out["simulate_s"] = time.perf_counter() - t0
-    n_frames = sum(p.n_frames for p in poses)
-    t0 = time.perf_counter(); pre = Preprocessor(load_skeleton(d["species"]), **d["preprocess"]).fit(poses)
+    n_frames, fps = sum(p.n_frames for p in poses), common_fps(poses)
+    frames_per_code = model_config(cfg["model"], 1, fps).downsample
+    t0 = time.perf_counter()
+    pre = Preprocessor(skeleton, **preprocess_kwargs(d.get("preprocess", {}), fps, frames_per_code)).fit(poses)
     out["fit_s"] = time.perf_counter() - t0
     t0 = time.perf_counter(); feats = [pre.features(p) for p in poses]
     out["features_frames_per_s"] = n_frames / (time.perf_counter() - t0)
@@ -57,7 +66,7 @@ def prepare(cfg: dict) -> dict:
     t0 = time.perf_counter(); nb = sum(1 for _ in ds.batches(bs, generator=torch.Generator().manual_seed(0)))
     out["batching_frames_per_s"] = nb * bs * pre.window / (time.perf_counter() - t0)
     out.update(n_frames=n_frames, n_windows=len(ds), n_features=pre.n_features)
-    return {"stats": out, "poses": poses, "pre": pre, "ds": ds}
+    return {"stats": out, "poses": poses, "pre": pre, "ds": ds, "fps": fps}
 
 
 def make_trainer(cfg: dict, data: dict, device, steps: int) -> Trainer:
@@ -66,7 +75,8 @@ def make_trainer(cfg: dict, data: dict, device, steps: int) -> Trainer:
     def batches(epoch, rank, world):
         g = torch.Generator().manual_seed(epoch)
         return itertools.islice(data["ds"].batches(bs, generator=g, drop_last=True), steps)
-    model = build_model(cfg["model"], data["pre"].n_features)
+    model = build_model(cfg["model"], data["pre"].n_features, data["fps"])
+    model.set_mirror(data["pre"].mirror_features)          # as fit_vqvae: the mirror-invariant top view needs it
     loss_fn = vqvae_loss_fn(data["pre"], cfg["dataset"].get("augment", {}))
     return Trainer(cfg, model, train_batches=batches, loss_fn=loss_fn, device=device, steps_per_epoch=steps)
 
@@ -87,25 +97,25 @@ def train_flops_per_frame(tr: Trainer, x: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def infer_speed(model, pre, poses, device, batch_size: int = 512) -> dict:
+def infer_speed(model, pre, poses, device, batch_size: int = 512, min_s: float = TIMED_S) -> dict:
     "Streaming `encode_session` frames/s on a long recording, batched `encode` frames/s, encoder FLOPs per frame."
     model.eval()
-    sec, _ = timed(lambda: encode_session(model, pre, poses), device, min_s=2.0)
+    sec, _ = timed(lambda: encode_session(model, pre, poses), device, min_s=min_s)
     feats, _ = pre.features(poses)
     x = torch.as_tensor(feats[: (len(feats) // pre.window) * pre.window]).reshape(-1, pre.window, pre.n_features)[:batch_size].to(device)
-    bsec, _ = timed(lambda: model.encode(x), device, min_s=2.0)
+    bsec, _ = timed(lambda: model.encode(x), device, min_s=min_s)
     L = min(len(feats), 8192) // model.downsample * model.downsample
     flops = count_flops(lambda: model.encode(torch.as_tensor(feats[:L])[None].to(device))) / L
     return {"infer_stream_frames_per_s": poses.n_frames / sec, "infer_batched_frames_per_s": x.shape[0] * x.shape[1] / bsec,
             "infer_flops_per_frame": flops, "infer_recording_frames": poses.n_frames}
 
 
-def cuda_amp(tr: Trainer, model, pre, poses) -> dict:
+def cuda_amp(tr: Trainer, model, pre, poses, min_s: float = TIMED_S) -> dict:
     "Training and inference frames/s with bf16 autocast on CUDA."
     tr.amp = True
     out = {"amp_" + k: v for k, v in train_speed(tr).items()}
     with torch.autocast("cuda", dtype=torch.bfloat16):
-        out["amp_infer_stream_frames_per_s"] = infer_speed(model, pre, poses, tr.device)["infer_stream_frames_per_s"]
+        out["amp_infer_stream_frames_per_s"] = infer_speed(model, pre, poses, tr.device, min_s=min_s)["infer_stream_frames_per_s"]
     return out
 
 
@@ -144,29 +154,36 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=10, help="length of the recording streamed for inference")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default); 1 is faster on a loaded machine")
+    p.add_argument("--sessions", type=int, default=None, help="simulated sessions of the training data (default: the config's)")
+    p.add_argument("--min-seconds", type=float, default=TIMED_S, help="seconds each inference timing and the matmul loop run")
     p.add_argument("--out", default=str(RESULTS / "speed.json"))
     a = p.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
     seed_everything(0); device = get_device(a.device)
-    cfg = load_config(CONFIG_DIR / "base" / "vqvae.yaml", ["expdir=/nonexistent/speed", "train.progress=false"])
-    cfg["train"]["amp"] = False
+    over = ["expdir=/nonexistent/speed", "train.progress=false", "train.amp=false",
+            *([f"dataset.n_sessions={a.sessions}"] if a.sessions else [])]
+    cfg = load_config(CONFIG_DIR / "base" / "vqvae.yaml", over)
+    data = prepare(cfg)
     res = {"machine": machine(), "device": str(device), "batch_size": cfg["dataloader"]["batch_size"],
-           "window": cfg["dataset"]["preprocess"]["window"], "model": cfg["model"]}
-    res["matmul_fp32_flops_per_s"] = matmul_flops(device)
-    data = prepare(cfg); res["data"] = data["stats"]
+           "window": data["pre"].window, "stride": data["pre"].stride, "fps": data["fps"],
+           "model": dataclasses.asdict(model_config(cfg["model"], data["pre"].n_features, data["fps"])),
+           "settings": {k: v for k, v in vars(a).items() if k != "out"}}
+    res["frames_per_code"] = res["model"]["downsample"]
+    res["matmul_fp32_flops_per_s"] = matmul_flops(device, min_s=a.min_seconds)
+    res["data"] = data["stats"]
     tr = make_trainer(cfg, data, device, a.steps)
     res.update(train_speed(tr))
     x0 = next(data["ds"].batches(int(cfg["dataloader"]["batch_size"]), shuffle=False)).to(device)
     res["train_flops_per_frame"] = train_flops_per_frame(tr, x0)
     res["train_flop_share"] = res["train_flops_per_frame"] * res["train_frames_per_s"] / res["matmul_fp32_flops_per_s"]
-    res["train_step_s"] = step_breakdown(tr, data["ds"], data["pre"], cfg["dataset"]["augment"])
-    long = simulate_session(seed=999, species=cfg["dataset"]["species"], seconds=int(a.minutes * 60), fps=cfg["dataset"]["fps"])
+    res["train_step_s"] = step_breakdown(tr, data["ds"], data["pre"], {**AUGMENT_DEFAULTS, **cfg["dataset"].get("augment", {})})
+    long = simulate_session(seed=999, species=cfg["dataset"]["species"], seconds=a.minutes * 60, fps=data["fps"])
     model = tr.raw_model
-    res.update(infer_speed(model, data["pre"], long, device))
+    res.update(infer_speed(model, data["pre"], long, device, min_s=a.min_seconds))
     res["infer_flop_share"] = res["infer_flops_per_frame"] * res["infer_stream_frames_per_s"] / res["matmul_fp32_flops_per_s"]
     res["infer_batched_flop_share"] = res["infer_flops_per_frame"] * res["infer_batched_frames_per_s"] / res["matmul_fp32_flops_per_s"]
     t0 = time.perf_counter(); data["pre"].features(long); res["features_long_frames_per_s"] = long.n_frames / (time.perf_counter() - t0)
-    if device.type == "cuda": res.update(cuda_amp(tr, model, data["pre"], long))
+    if device.type == "cuda": res.update(cuda_amp(tr, model, data["pre"], long, a.min_seconds))
     res["profile"] = {"preprocess_cprofile": profile_preprocess(data["pre"], long),
                       "train_step_torch": profile_torch(lambda: _one_step(tr, x0)),
                       "inference_torch": profile_torch(lambda: encode_session(model.eval(), data["pre"], long))}
@@ -184,6 +201,7 @@ def report(r: dict) -> str:
     g = 1e9; d = r["data"]; s = r["train_step_s"]
     rows = [("machine", f"{r['machine']['cpu']} ({r['machine']['cores']} cores, {r['machine']['torch_threads']} threads)", ""),
             ("device", r["device"] + (f" ({r['machine']['gpu']})" if r['machine']['gpu'] else ""), ""),
+            ("model", f"window {r['window']} frames, {r['frames_per_code']} frames per code, batch {r['batch_size']}", ""),
             ("fp32 matmul 2048^2", f"{r['matmul_fp32_flops_per_s'] / g:.1f} GFLOP/s", ""),
             ("simulate default dataset", f"{d['simulate_s']:.2f} s ({d['n_frames']} frames)", ""),
             ("preprocess features", f"{d['features_frames_per_s']:.0f} frames/s", ""),

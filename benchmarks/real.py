@@ -1,0 +1,300 @@
+"""Real behaviour, measured: the default pipeline on real recordings against baselines run on the same frames.
+
+    python benchmarks/real.py                         # every part, default config, 2 seeds (about an hour on 2 CPU cores)
+    python benchmarks/real.py --parts subtle --seeds 0 --steps 300 --out /tmp/real.json      # a quick look
+    python benchmarks/real.py --set model.n_top=6     # the same measurements for another setting
+
+Parts (each trains `configs/base/vqvae.yaml` with the part's dataset config and nothing else changed, unless --set):
+- subtle: SUBTLE/AVATAR 3D mice (../shared/data/subtle_mouse3d). Train on the 9 unlabelled y3a6 animals; code the 4
+  labelled y5a5 animals, which no model saw. On their labelled frames (walking, rearing, standing, grooming): NMI and
+  purity of top codes and of motifs; median (IQR) bout durations of top codes against the labelled bouts; boundary F1
+  of code changes against label changes within 0.2 s; MPJPE of the encoder's own codes on held-out windows; seed
+  stability (ARI of top codes between seeds on the held-out frames). Baselines on the same frames with the same
+  numbers of clusters, fitted on the same training animals with the model's own features: k-means on egocentric pose +
+  velocity; spectrogram-UMAP (Morlet wavelets of PCA components, UMAP, k-means; MotionMapper/SUBTLE style); k-means on
+  code-length blocks for MPJPE. keypoint-MoSeq is not run here (an optional extra; it needs jax).
+- bandai: Bandai Namco human mocap (../shared/data/bandai_human3d), one action per clip (17). Clips are split 75/25
+  within each action; NMI with the action of each held-out clip's majority top code and of k-means clusters of its
+  motif histogram, against k-means (pose + velocity) treated the same way.
+- mouse34: the stac-mjx 3D mouse (one recording, 80/20 by block): MPJPE of the encoder's codes vs block k-means.
+- gpt: on the subtle model of the first seed: a GPT prior over its motif codes (configs/base/gpt.yaml), held-out NLL
+  per code on the 4 labelled animals against bigram and trigram baselines fitted on the training codes, and usage /
+  transition KL of generated against held-out real codes.
+
+Targets (issue "Real behaviour, measured"): subtle top and motif NMI >= 1.25x k-means and >= spectrogram-UMAP; median
+top-code bout within 2x of the labelled median; encoder MPJPE below block k-means on subtle and mouse34; seed ARI of top
+codes >= 0.7; bandai action NMI >= 1.25x k-means. Every figure is reported, met or not. Results: benchmarks/results/real.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, machine, write_json  # noqa: E402
+
+from vqmap_nb.baselines import PoseVelocityKMeans, SpectrogramUMAP, block_kmeans_mpjpe  # noqa: E402
+from vqmap_nb.config import load_config, load_yaml  # noqa: E402
+from vqmap_nb.core import CONFIG_DIR  # noqa: E402
+from vqmap_nb.data.datasets import training_sessions  # noqa: E402
+from vqmap_nb.data.io import load_poses  # noqa: E402
+from vqmap_nb.encode import encode_session  # noqa: E402
+from vqmap_nb.metrics import ari, boundary_f1, contingency, hist_quantiles, nmi, pose_errors, purity, run_lengths, transition_kl, usage_kl  # noqa: E402
+from vqmap_nb.tasks import run_training  # noqa: E402
+from vqmap_nb.train import load_model  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SUBTLE, BANDAI = DATA / "subtle_mouse3d", DATA / "bandai_human3d" / "data"
+HELD_OUT = ["y5a5_adult_6112", "y5a5_young_7100", "y5a5_adult_6115", "y5a5_young_7678"]
+LABELS = ["walking", "rearing", "standing", "grooming"]
+
+
+# ---------------------------------------------------------------- training and coding
+
+def train(root: Path, name: str, dataset: str | dict, seed: int, a) -> Path:
+    "Train configs/base/vqvae.yaml on a dataset (a config path, or a config dict); returns best.pt."
+    cfg = load_config(CONFIG_DIR / "base" / "vqvae.yaml", [f"expdir={root / name}", f"seed={seed}", "train.progress=false",
+                                                           *([f"dataset={dataset}"] if isinstance(dataset, str) else []),
+                                                           *([f"train.steps={a.steps}"] if a.steps else []), *a.set])
+    if isinstance(dataset, dict): cfg["dataset"] = dataset
+    t0 = time.perf_counter()
+    run_training(cfg)
+    print(f"  trained {name} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return root / name / "checkpoints" / "best.pt"
+
+
+def held_out(model, pre, poses) -> dict:
+    "{name: {top, motif}} frame codes of held-out recordings."
+    return {p.name: encode_session(model, pre, p) for p in poses}
+
+
+@torch.no_grad()
+def encoder_mpjpe(model, pre, poses) -> float:
+    "MPJPE (data units) of held-out non-overlapping valid windows reconstructed from the encoder's own codes."
+    x = []
+    for p in poses:
+        f, v = pre.features(p, check=False)
+        n = len(f) // pre.window
+        w, ok = f[:n * pre.window].reshape(n, pre.window, -1), v[:n * pre.window].reshape(n, pre.window).all(1)
+        x.append(w[ok])
+    x = np.concatenate(x)
+    rec = np.concatenate([model(torch.as_tensor(x[i:i + 256])).recon.numpy() for i in range(0, len(x), 256)])
+    return pose_errors(pre.to_positions(x), pre.to_positions(rec))["mpjpe"]
+
+
+# ---------------------------------------------------------------- agreement with labels
+
+def bouts_s(seqs: list, fps: float) -> list:
+    "Median and quartiles (s) of the runs of valid values over sequences."
+    h = np.zeros(100_000, np.int64)
+    for s in seqs:
+        v, n = run_lengths(np.asarray(s))
+        np.add.at(h, np.minimum(n[v >= 0], len(h) - 1), 1)
+    q = hist_quantiles(h, (0.25, 0.5, 0.75))
+    return [round(x / fps, 3) for x in q]
+
+
+def label_scores(codes: dict, labels: dict, fps: float, level: str = "top") -> dict:
+    "NMI, purity (labelled frames, pooled), median/IQR bout (all frames), boundary F1 within 0.2 s (mean per recording)."
+    c = np.concatenate([codes[n][level] for n in labels])
+    y = np.concatenate([labels[n] for n in labels])
+    C = contingency(y, c)
+    return {"nmi": nmi(C), "purity": purity(C), "bout_s": bouts_s([codes[n][level] for n in labels], fps),
+            "boundary_f1": float(np.mean([boundary_f1(np.where(labels[n] >= 0, codes[n][level], -1), labels[n],
+                                                      int(round(0.2 * fps)))["f1"] for n in labels]))}
+
+
+# ---------------------------------------------------------------- parts
+
+def subtle(root: Path, a) -> dict:
+    poses = {n: load_poses(SUBTLE / f"{n}.npz", skeleton="subtle_mouse9", fps=20)[0] for n in HELD_OUT}
+    labels = {n: p.meta["labels"] for n, p in poses.items()}
+    train_poses = load_poses(sorted(SUBTLE.glob("y3a6_*.npz")), skeleton="subtle_mouse9", fps=20)
+    out = {"held_out": HELD_OUT, "labels": LABELS, "label_bouts_s": bouts_s(list(labels.values()), 20.0), "seeds": {}}
+    codes_by_seed = {}
+    for seed in a.seeds:
+        ckpt = train(root, f"subtle_s{seed}", "configs/dataset/subtle_mouse.yaml", seed, a)
+        model, pre, _, _ = load_model(ckpt)
+        codes = codes_by_seed[seed] = held_out(model, pre, list(poses.values()))
+        out["seeds"][seed] = {"top": label_scores(codes, labels, 20.0, "top"), "motif": label_scores(codes, labels, 20.0, "motif"),
+                              "mpjpe": encoder_mpjpe(model, pre, list(poses.values())), "n_top": model.n_top,
+                              "n_motifs": model.n_motifs, "code_frames": model.downsample}
+        print(f"  seed {seed}: {json.dumps(out['seeds'][seed]['top'])} mpjpe {out['seeds'][seed]['mpjpe']:.3f}", flush=True)
+        if seed == a.seeds[0]: first = (model, pre, ckpt)
+    model, pre, ckpt = first
+    out["ari_top"] = _seed_ari(codes_by_seed, "top")
+    out["ari_motif"] = _seed_ari(codes_by_seed, "motif")
+    out["baselines"] = subtle_baselines(pre, train_poses, poses, labels, model.n_top, model.n_motifs, model.downsample, a)
+    out["checkpoint"] = str(ckpt)
+    return out
+
+
+def _seed_ari(codes_by_seed: dict, level: str) -> float | None:
+    seeds = list(codes_by_seed)
+    if len(seeds) < 2: return None
+    x, y = (np.concatenate([codes_by_seed[s][n][level] for n in HELD_OUT]) for s in seeds[:2])
+    ok = (x >= 0) & (y >= 0)
+    return ari(contingency(x[ok], y[ok]))
+
+
+def subtle_baselines(pre, train_poses, poses, labels, n_top, n_motifs, frames_per_code, a) -> dict:
+    out = {}
+    for name, make in (("kmeans_pose_velocity", PoseVelocityKMeans), ("spectrogram_umap", SpectrogramUMAP)):
+        t0 = time.perf_counter()
+        res = {}
+        for level, k in (("top", n_top), ("motif", n_motifs)):
+            model = make(pre, k, seed=0).fit(train_poses)
+            codes = {n: {level: model.predict(p)} for n, p in poses.items()}
+            res[level] = label_scores(codes, labels, 20.0, level)
+        out[name] = {**res, "seconds": time.perf_counter() - t0}
+        print(f"  {name}: top {res['top']['nmi']:.3f} motif {res['motif']['nmi']:.3f}", flush=True)
+    out["block_kmeans_mpjpe"] = block_kmeans_mpjpe(pre, train_poses, list(poses.values()), n_motifs, frames_per_code)
+    out["keypoint_moseq"] = "not run: an optional extra that needs jax; see TOOLCHAIN.md for its cost on this machine"
+    return out
+
+
+def bandai(root: Path, a) -> dict:
+    files = sorted(BANDAI.glob("*.bvh"))
+    action = {f.stem: f.stem.split("_")[1] for f in files}
+    rng = np.random.default_rng(0)
+    test = []
+    for act in sorted(set(action.values())):                      # a quarter of each action's clips held out
+        clips = [f for f in files if action[f.stem] == act]
+        test += list(rng.choice(clips, max(1, len(clips) // 4), replace=False))
+    train_files = [f for f in files if f not in test]
+    dataset = {**load_yaml(CONFIG_DIR / "dataset" / "bandai_human.yaml"), "paths": [str(f) for f in train_files]}
+    held = load_poses(test, skeleton="bandai_human", fps=30)
+    names = sorted(set(action.values()))
+    y = np.array([names.index(action[p.name]) for p in held])
+    out = {"n_train_clips": len(train_files), "n_test_clips": len(held), "seeds": {}}
+    for seed in a.seeds[:1]:
+        model, pre, _, _ = load_model(train(root, f"bandai_s{seed}", dataset, seed, a))
+        codes = held_out(model, pre, held)
+        out["seeds"][seed] = clip_scores([codes[p.name]["top"] for p in held], [codes[p.name]["motif"] for p in held],
+                                         y, model.n_top, model.n_motifs)
+    train_poses = load_poses(train_files, skeleton="bandai_human", fps=30)
+    km_top = PoseVelocityKMeans(pre, model.n_top).fit(train_poses)
+    km_motif = PoseVelocityKMeans(pre, model.n_motifs).fit(train_poses)
+    out["kmeans_pose_velocity"] = clip_scores([km_top.predict(p) for p in held], [km_motif.predict(p) for p in held], y,
+                                              model.n_top, model.n_motifs)
+    return out
+
+
+def clip_scores(top: list, motif: list, y: np.ndarray, n_top: int, n_motifs: int) -> dict:
+    "NMI with the action of each clip's majority top code, and of k-means clusters (17) of its motif histogram."
+    from sklearn.cluster import KMeans
+    maj = np.array([np.bincount(t[t >= 0], minlength=n_top).argmax() if (t >= 0).any() else -1 for t in top])
+    hist = np.stack([np.bincount(m[m >= 0], minlength=n_motifs) / max(1, (m >= 0).sum()) for m in motif])
+    groups = KMeans(len(set(y)), n_init=10, random_state=0).fit_predict(hist)
+    return {"nmi_majority_top": nmi(contingency(y, maj)), "nmi_motif_histogram": nmi(contingency(y, groups))}
+
+
+def mouse34(root: Path, a) -> dict:
+    out = {"seeds": {}}
+    for seed in a.seeds:
+        ckpt = train(root, f"mouse34_s{seed}", "configs/dataset/mouse34.yaml", seed, a)
+        model, pre, _, ck = load_model(ckpt)
+        poses, splits = training_sessions(ck)
+        tr, te = [p for p in poses if splits[p.name] == "train"], [p for p in poses if splits[p.name] == "val"]
+        out["seeds"][seed] = {"mpjpe": encoder_mpjpe(model, pre, te),
+                              "block_kmeans_mpjpe": block_kmeans_mpjpe(pre, tr, te, model.n_motifs, model.downsample)}
+    return out
+
+
+def gpt(root: Path, a, subtle_result: dict) -> dict:
+    from vqmap_nb.generate import sample_motifs
+    from vqmap_nb.gpt import Bigram, Trigram, sequence_nll
+    from vqmap_nb.tasks import cached_codes, split_valid
+    vq_ckpt = Path(subtle_result["checkpoint"])
+    cfg = load_config(CONFIG_DIR / "base" / "gpt.yaml", [f"expdir={root / 'gpt'}", f"model.vqvae_checkpoint={vq_ckpt}",
+                                                       "train.progress=false", *a.gpt_set])
+    run_training(cfg)
+    g, _, _, _ = load_model(root / "gpt" / "checkpoints" / "best.pt")
+    vq, pre, _, _ = load_model(vq_ckpt)
+    train_codes = [c.numpy() for c in cached_codes(vq_ckpt, root / "gpt" / "codes_cache.pt")["train"]]
+    held = [load_poses(SUBTLE / f"{n}.npz", skeleton="subtle_mouse9", fps=20)[0] for n in HELD_OUT]
+    real = [s for p in held for s in split_valid(encode_session(vq, pre, p)["motif"][::vq.downsample])]
+    T, V = g.cfg.block_size - 1, vq.n_motifs
+    bi, tri = Bigram(V).fit(train_codes, window=T), Trigram(V).fit(train_codes, window=T)
+    n_codes = sum(len(s) for s in real)
+    gen = list(sample_motifs(g, max(8, n_codes // T), T, seed=0))
+    return {"nll_gpt": sequence_nll(g, real), "nll_bigram": bi.nll(real, T), "nll_trigram": tri.nll(real, T),
+            "usage_kl": usage_kl(real, gen, V), "transition_kl": transition_kl(real, gen, V), "n_held_out_codes": n_codes}
+
+
+# ---------------------------------------------------------------- summary
+
+def targets(r: dict) -> dict:
+    "Each target of the issue: the figure, its threshold, and whether it is met."
+    out = {}
+    s = r.get("subtle")
+    if s:
+        mean = lambda level, k: float(np.mean([v[level][k] for v in s["seeds"].values()]))
+        km, sp = s["baselines"]["kmeans_pose_velocity"], s["baselines"]["spectrogram_umap"]
+        for level in ("top", "motif"):
+            out[f"subtle_{level}_nmi_vs_kmeans"] = _t(mean(level, "nmi"), 1.25 * km[level]["nmi"], f">= 1.25 x k-means ({km[level]['nmi']:.3f})")
+            out[f"subtle_{level}_nmi_vs_spectrogram"] = _t(mean(level, "nmi"), sp[level]["nmi"], f">= spectrogram-UMAP ({sp[level]['nmi']:.3f})")
+        med = float(np.mean([v["top"]["bout_s"][1] for v in s["seeds"].values()]))
+        lab = s["label_bouts_s"][1]
+        out["subtle_median_bout"] = {"value": med, "target": f"within 2x of the labelled median ({lab:.2f} s)",
+                                     "met": lab / 2 <= med <= 2 * lab}
+        mp = float(np.mean([v["mpjpe"] for v in s["seeds"].values()]))
+        out["subtle_mpjpe"] = _t(-mp, -s["baselines"]["block_kmeans_mpjpe"], f"< block k-means ({s['baselines']['block_kmeans_mpjpe']:.3f})", mp)
+        if s.get("ari_top") is not None: out["subtle_seed_ari_top"] = _t(s["ari_top"], 0.7, ">= 0.7")
+    m = r.get("mouse34")
+    if m:
+        mp, km = (float(np.mean([v[k] for v in m["seeds"].values()])) for k in ("mpjpe", "block_kmeans_mpjpe"))
+        out["mouse34_mpjpe"] = _t(-mp, -km, f"< block k-means ({km:.3f})", mp)
+    b = r.get("bandai")
+    if b:
+        v = next(iter(b["seeds"].values()))["nmi_majority_top"]
+        out["bandai_action_nmi"] = _t(v, 1.25 * b["kmeans_pose_velocity"]["nmi_majority_top"],
+                                      f">= 1.25 x k-means ({b['kmeans_pose_velocity']['nmi_majority_top']:.3f})")
+    return out
+
+
+def _t(value, threshold, target: str, shown=None) -> dict:
+    return {"value": float(value if shown is None else shown), "target": target, "met": bool(value >= threshold)}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--parts", nargs="+", default=["subtle", "mouse34", "bandai", "gpt"])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps of every VQ-VAE (default: the config's budget)")
+    p.add_argument("--set", nargs="*", default=[], help="overrides of every VQ-VAE run, e.g. model.n_top=6")
+    p.add_argument("--gpt-set", nargs="*", default=[], help="overrides of the GPT run")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=str(RESULTS / "real.json"))
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    if not SUBTLE.exists(): raise SystemExit(f"{SUBTLE}: not found (real recordings live in ../shared/data)")
+    t0, r = time.perf_counter(), {}
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        for part in ("subtle", "mouse34", "bandai"):
+            if part in a.parts:
+                print(f"{part}:", flush=True)
+                r[part] = globals()[part](root, a)
+        if "gpt" in a.parts and "subtle" in r:
+            print("gpt:", flush=True)
+            r["gpt"] = gpt(root, a, r["subtle"])
+    r["targets"] = targets(r)
+    for k, v in r["targets"].items(): print(f"{k}: {v['value']:.3f} ({v['target']}) {'met' if v['met'] else 'NOT met'}")
+    r.update(settings={"parts": a.parts, "seeds": a.seeds, "steps": a.steps, "set": a.set, "gpt_set": a.gpt_set},
+             seconds=time.perf_counter() - t0, machine=machine(), when=time.strftime("%Y-%m-%d"),
+             config={"model": load_config(CONFIG_DIR / "base" / "vqvae.yaml")["model"]})
+    if "subtle" in r: r["subtle"].pop("checkpoint", None)
+    write_json(r, a.out)
+    print(f"wrote {a.out} in {r['seconds'] / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
