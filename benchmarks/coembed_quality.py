@@ -28,7 +28,7 @@ import torch
 from sklearn.metrics import adjusted_rand_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, write_json
+from common import RESULTS, machine, table, write_json
 
 from vqmap_nb.coembed import DatasetView
 from vqmap_nb.config import load_config
@@ -121,7 +121,8 @@ def evaluate(root: Path, n_test: int, seconds: float) -> dict:
     return res
 
 
-def table(res: dict) -> str:
+def report(res: dict) -> str:
+    "The results as a table."
     rows = [("ARI top codes, rat vs mouse (same schedule)", res["ari_top_between_species"], ">= 0.7"),
             ("ARI motifs, rat vs mouse", res["ari_motif_between_species"], "-"),
             ("top codes used by both / by either", res["shared_fraction_top"], ">= 0.8"),
@@ -129,8 +130,7 @@ def table(res: dict) -> str:
     rows += [(f"ARI top codes vs true behaviour ({k})", v, "-") for k, v in res["ari_top_vs_truth"].items()]
     rows += [(f"recon MSE coembed / single ({k}: {r['coembed']:.4f} / {r['single']:.4f})", r["ratio"], "<= 1.25")
              for k, r in res["recon"].items()]
-    w = max(len(r[0]) for r in rows)
-    return "\n".join([f"{'metric':<{w}}  value   target"] + [f"{n:<{w}}  {v:6.3f}  {t}" for n, v, t in rows])
+    return table([(n, f"{v:.3f}", t) for n, v, t in rows])
 
 
 def main(argv=None) -> int:
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
            **evaluate(root, args.n_test, args.seconds), "machine": machine()}
     res["targets_met"] = {"ari": res["ari_top_between_species"] >= 0.7, "shared": res["shared_fraction_top"] >= 0.8,
                           "recon": all(r["ratio"] <= 1.25 for r in res["recon"].values())}
-    print(table(res)); print("train seconds:", {k: round(v, 1) for k, v in times.items()})
+    print(report(res)); print("train seconds:", {k: round(v, 1) for k, v in times.items()})
     print(f"wrote {write_json(res, args.out)}")
     return 0
 

@@ -55,11 +55,10 @@ def count_flops(fn) -> int:
 
 
 def table(rows: list[tuple], header=("quantity", "value", "target")) -> str:
-    "A plain-text table of `rows`."
-    rows = [tuple(str(c) for c in r) for r in [header, *rows]]
-    w = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    line = lambda r: "  ".join(c.ljust(w[i]) for i, c in enumerate(r))
-    return "\n".join([line(rows[0]), "  ".join("-" * x for x in w), *map(line, rows[1:])])
+    "A markdown table of `rows` (readable as plain text too; the results page renders it)."
+    esc = lambda c: str(c).replace("|", "\\|")
+    rows = [tuple(esc(c) for c in r) for r in [header, *rows]]
+    return "\n".join(["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows[1:])])
 
 
 def write_json(obj: dict, path) -> Path:

@@ -45,6 +45,18 @@ def train_gpt(workdir: Path, vq_ckpt: Path, epochs: int, seed: int) -> Path:
     return fit_gpt(cfg) / "checkpoints" / "best.pt"
 
 
+def report(r: dict) -> str:
+    "The results as a table."
+    st = r["stats"]
+    return table([("NLL per code, GPT (nats)", f"{st['nll_gpt']:.3f}", "< bigram"),
+                  ("NLL per code, bigram (nats)", f"{st['nll_bigram']:.3f}", ""),
+                  ("usage KL real‖generated (nats)", f"{st['usage_kl']:.4f}", "<= 0.1"),
+                  ("transition KL real‖generated (nats)", f"{st['transition_kl']:.4f}", "small"),
+                  ("bone-length CV, generated / real reconstructions", f"{st['bone_cv_generated']:.4f} / {st['bone_cv_real']:.4f}", "~ real"),
+                  ("motifs / real codes", f"{r.get('vocab_size', '?')} / {st['n_real_codes']}", ""),
+                  ("train seconds VQ-VAE / GPT", f"{r['seconds']['vqvae']:.0f} / {r['seconds']['gpt']:.0f}", "")])
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--vqvae", help="use this VQ-VAE checkpoint instead of training one")
@@ -67,19 +79,11 @@ def main(argv=None):
     s = Session(prior, work / "generate", a.n_samples, a.seconds, a.temperature, seed=a.seed)
     st = compute_stats(s)
     st = {k: v for k, v in st.items() if not k.startswith("speed_")}
-    rows = [("NLL per code, GPT (nats)", f"{st['nll_gpt']:.3f}", "< bigram"),
-            ("NLL per code, bigram (nats)", f"{st['nll_bigram']:.3f}", ""),
-            ("usage KL real||generated", f"{st['usage_kl']:.4f}", "<= 0.1"),
-            ("transition KL real||generated", f"{st['transition_kl']:.4f}", "small"),
-            ("bone CV generated", f"{st['bone_cv_generated']:.4f}", "~ real"),
-            ("bone CV real reconstructions", f"{st['bone_cv_real']:.4f}", ""),
-            ("motifs / real codes", f"{prior['gpt'].cfg.vocab_size} / {st['n_real_codes']}", ""),
-            ("train seconds VQ-VAE / GPT", f"{t_vq:.0f} / {t_gpt:.0f}", "")]
-    print(table(rows))
     res = {"stats": st, "targets": {"usage_kl_max": 0.1, "nll_gpt_below_bigram": True},
            "pass": {"usage_kl": st["usage_kl"] <= 0.1, "nll_gpt_below_bigram": st["nll_gpt"] < st["nll_bigram"]},
-           "settings": vars(a), "gpt_params": prior["gpt"].n_params, "seconds": {"vqvae": t_vq, "gpt": t_gpt},
-           "machine": machine()}
+           "settings": vars(a), "gpt_params": prior["gpt"].n_params, "vocab_size": prior["gpt"].cfg.vocab_size,
+           "seconds": {"vqvae": t_vq, "gpt": t_gpt}, "machine": machine()}
+    print(report(res))
     print(f"wrote {write_json(res, a.out)}")
     return res
 

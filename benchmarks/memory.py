@@ -88,7 +88,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(RESULTS / "memory.json"))
     a = p.parse_args(argv)
-    rows, results = [], {}
+    results = {}
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         ckpt = Path(a.ckpt) if a.ckpt else make_checkpoint(d, a.model)
@@ -99,16 +99,22 @@ def main(argv=None):
                 r = run_cli(ckpt, data, mode, d / f"out_{n}_{mode}", a.device, a.threads)
                 r.update(frames=n, mode=mode, file_mib=data.stat().st_size / 2 ** 20, frames_per_s=n / r["seconds"])
                 results.setdefault(mode, []).append(r)
-                rows.append([mode, f"{n:,}", f"{r['file_mib']:.0f}", f"{r['peak_rss_mib']:.0f}", f"{r['seconds']:.1f}", f"{r['frames_per_s']:,.0f}"])
-                print(rows[-1], flush=True)
+                print(mode, n, f"{r['peak_rss_mib']:.0f} MiB", f"{r['seconds']:.1f} s", flush=True)
             data.unlink()
     ratios = {m: rs[-1]["peak_rss_mib"] / rs[0]["peak_rss_mib"] for m, rs in results.items()}
-    print(table(rows, ("mode", "frames", "file MiB", "peak RSS MiB", "seconds", "frames/s")))
-    print("peak RSS, largest / smallest recording: " + ", ".join(f"--mode {m}: {v:.2f}" for m, v in ratios.items())
-          + f" (pass <= 1.2: {all(v <= 1.2 for v in ratios.values())})")
-    write_json({"command": "python inference.py CKPT --data FILE.npy --mode MODE", "runs": results, "ratio": ratios,
-                       "pass": all(v <= 1.2 for v in ratios.values()), "model": "checkpoint" if a.ckpt else a.model,
-                       "device": a.device, "threads": a.threads, "machine": machine(), "when": time.strftime("%Y-%m-%d")}, a.out)
+    r = {"command": "python inference.py CKPT --data FILE.npy --mode MODE", "runs": results, "ratio": ratios,
+         "pass": all(v <= 1.2 for v in ratios.values()), "model": "checkpoint" if a.ckpt else a.model,
+         "device": a.device, "threads": a.threads, "machine": machine(), "when": time.strftime("%Y-%m-%d")}
+    print(report(r))
+    write_json(r, a.out)
+
+
+def report(r: dict) -> str:
+    "Peak memory of each run, and the ratio of the largest recording's to the smallest's."
+    rows = [(m, f"{x['frames']:,}", f"{x['file_mib']:.0f}", f"{x['peak_rss_mib']:.0f}", f"{x['seconds']:.1f}", f"{x['frames_per_s']:,.0f}")
+            for m, rs in r["runs"].items() for x in rs]
+    rows += [(f"{m}: largest / smallest", "", "", f"**{v:.2f}**", "", "target <= 1.2") for m, v in r["ratio"].items()]
+    return table(rows, ("--mode", "frames", "file MiB", "peak RSS MiB", "seconds", "frames/s"))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, write_json  # noqa: E402
+from common import RESULTS, machine, table, write_json  # noqa: E402
 
 from vqmap_nb.baselines import PoseVelocityKMeans, SpectrogramUMAP, block_kmeans_mpjpe  # noqa: E402
 from vqmap_nb.config import load_config, load_yaml  # noqa: E402
@@ -260,6 +260,37 @@ def targets(r: dict) -> dict:
     return out
 
 
+def report(r: dict) -> str:
+    "The results as tables: agreement with expert labels on held-out mice, reconstruction, stability, the targets."
+    out = []
+    s = r.get("subtle")
+    if s:
+        seeds = list(s["seeds"])
+        mean = lambda level, k: float(np.mean([s["seeds"][x][level][k] for x in seeds]))
+        fmt_b = lambda b: f"{b[1]:.2f} ({b[0]:.2f}-{b[2]:.2f})"
+        rows = [(f"VQ-VAE, top codes ({s['seeds'][seeds[0]]['n_top']}), mean of {len(seeds)} seeds", f"{mean('top', 'nmi'):.3f}",
+                 f"{mean('top', 'purity'):.3f}", fmt_b(s["seeds"][seeds[0]]["top"]["bout_s"]), f"{mean('top', 'boundary_f1'):.3f}"),
+                (f"VQ-VAE, motifs ({s['seeds'][seeds[0]]['n_motifs']})", f"{mean('motif', 'nmi'):.3f}", f"{mean('motif', 'purity'):.3f}",
+                 fmt_b(s["seeds"][seeds[0]]["motif"]["bout_s"]), f"{mean('motif', 'boundary_f1'):.3f}")]
+        for name, label in (("kmeans_pose_velocity", "k-means, pose + velocity"), ("spectrogram_umap", "spectrogram-UMAP")):
+            b = s["baselines"][name]
+            for level in ("top", "motif"):
+                rows.append((f"{label}, {level} ({'as many clusters'})", f"{b[level]['nmi']:.3f}", f"{b[level]['purity']:.3f}",
+                             fmt_b(b[level]["bout_s"]), f"{b[level]['boundary_f1']:.3f}"))
+        rows.append(("expert labels", "", "", fmt_b(s["label_bouts_s"]), ""))
+        out.append(table(rows, ("SUBTLE mice, 4 held-out labelled animals", "NMI", "purity", "bout s, median (IQR)", "boundary F1 ±0.2 s")))
+    tg = r.get("targets", {})
+    if tg:
+        out.append(table([(k, f"{v['value']:.3f}", v["target"], "met" if v["met"] else "**not met**") for k, v in tg.items()],
+                         ("target", "value", "threshold", "")))
+    g = r.get("gpt")
+    if g:
+        out.append(table([("held-out NLL per code, GPT / bigram / trigram (nats)", f"{g['nll_gpt']:.3f} / {g['nll_bigram']:.3f} / {g['nll_trigram']:.3f}"),
+                          ("usage KL / transition KL, generated vs held-out real (nats)", f"{g['usage_kl']:.3f} / {g['transition_kl']:.3f}"),
+                          ("held-out codes", f"{g['n_held_out_codes']:,}")], ("GPT prior on the SUBTLE model's codes", "value")))
+    return "\n\n".join(out)
+
+
 def _t(value, threshold, target: str, shown=None) -> dict:
     return {"value": float(value if shown is None else shown), "target": target, "met": bool(value >= threshold)}
 
@@ -287,7 +318,7 @@ def main(argv=None):
             print("gpt:", flush=True)
             r["gpt"] = gpt(root, a, r["subtle"])
     r["targets"] = targets(r)
-    for k, v in r["targets"].items(): print(f"{k}: {v['value']:.3f} ({v['target']}) {'met' if v['met'] else 'NOT met'}")
+    print(report(r))
     r.update(settings={"parts": a.parts, "seeds": a.seeds, "steps": a.steps, "set": a.set, "gpt_set": a.gpt_set},
              seconds=time.perf_counter() - t0, machine=machine(), when=time.strftime("%Y-%m-%d"),
              config={"model": load_config(CONFIG_DIR / "base" / "vqvae.yaml")["model"]})

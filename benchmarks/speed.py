@@ -196,8 +196,8 @@ def _one_step(tr: Trainer, x):
     tr.opt.zero_grad(set_to_none=True); loss.backward(); tr.opt.step()
 
 
-def report(r: dict) -> str:
-    "The summary table and the profiles."
+def report(r: dict, profiles: bool = True) -> str:
+    "The summary table (and the profiles)."
     g = 1e9; d = r["data"]; s = r["train_step_s"]
     rows = [("machine", f"{r['machine']['cpu']} ({r['machine']['cores']} cores, {r['machine']['torch_threads']} threads)", ""),
             ("device", r["device"] + (f" ({r['machine']['gpu']})" if r['machine']['gpu'] else ""), ""),
@@ -219,6 +219,7 @@ def report(r: dict) -> str:
         rows += [("training bf16 AMP", f"{r['amp_train_frames_per_s']:.0f} frames/s", ""),
                  ("inference bf16 AMP", f"{r['amp_infer_stream_frames_per_s']:.0f} frames/s", "")]
     prof = r["profile"]
+    if not profiles: return table(rows)
     return "\n".join([table(rows), "", "preprocess (cProfile, own time):", *prof["preprocess_cprofile"],
                       "", "training step (torch.profiler):", *prof["train_step_torch"],
                       "", "inference (torch.profiler):", *prof["inference_torch"]])

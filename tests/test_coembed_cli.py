@@ -89,3 +89,51 @@ def test_bad_inputs_are_one_line_errors(coemb_ckpt, tmp_path):
                           "--out", tmp_path / "c"))
     assert "missing" in line                                   # a rat recording does not fit the mouse skeleton
     assert not any((tmp_path / d).exists() for d in ("a", "b", "c"))
+
+
+# ---------------------------------------------------------------- real recordings: a mouse (20 fps) and humans (30 fps)
+
+REAL_TINY = ["train.steps=2", "train.progress=false", "train.device=cpu", "dataloader.batch_size=8", "model.width=16",
+             "model.depth=1", "model.code_dim=8", "model.adapter_dim=8", "model.init=random",
+             "dataset.datasets.mouse.paths=[../shared/data/subtle_mouse3d/y3a6_adult_8294.npz]",
+             "dataset.datasets.human.paths=[../shared/data/bandai_human3d/data/dataset-1_walk*.bvh]"]
+HUMAN_CLIP = "bandai_human3d/data/dataset-1_walk_angry_001.bvh"      # held out by the config (style 'angry'), 143 frames
+
+
+@pytest.fixture(scope="module")
+def real_ckpt(tmp_path_factory):
+    "The shipped mouse + human config, trained for two tiny steps on one mouse and the walking clips."
+    from conftest import SHARED_DATA
+    if not SHARED_DATA.is_dir(): pytest.skip(f"{SHARED_DATA} not present")
+    expdir = tmp_path_factory.mktemp("real") / "exp"
+    r = run("train.py", "configs/base/vqvae_coemb_real.yaml", f"expdir={expdir}", *REAL_TINY)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return expdir / "checkpoints" / "best.pt"
+
+
+def test_real_config_trains_both_species_at_their_own_frame_rates(real_ckpt, shared_data):
+    import torch
+    ck = torch.load(real_ckpt, map_location="cpu", weights_only=False)
+    assert ck["kind"] == "coembed" and sorted(ck["preprocessors"]) == ["human", "mouse"]
+    assert ck["model_config"]["fps"] == {"mouse": 20.0, "human": 30.0} and ck["model_config"]["core_fps"] == 20.0
+    human = ck["config"]["dataset"]["datasets"]["human"]
+    assert all("angry" not in s for s in ck["sessions"]["human"]["train"] + ck["sessions"]["human"]["val"])   # held out
+    assert human["exclude"] and ck["preprocessors"]["human"]["config"]["window"] == 48                          # 1.6 s at 30 fps
+    assert ck["preprocessors"]["mouse"]["config"]["window"] == 32                                                # 1.6 s at 20 fps
+
+
+def test_new_recordings_of_each_species(real_ckpt, shared_data, tmp_path):
+    "`--dataset human --data CLIP.bvh` codes a held-out clip in its own 30 fps frames (6 per code); the mouse likewise."
+    clip = shared_data / HUMAN_CLIP
+    r = run("inference.py", real_ckpt, "--mode", "codes", "--dataset", "human", "--data", clip, "--out", tmp_path / "h")
+    assert r.returncode == 0, r.stderr[-2000:]
+    df = pd.read_csv(tmp_path / "h" / "human" / "codes" / f"{clip.stem}.csv")
+    assert len(df) == 143 and (df.top >= 0).all()
+    assert np.allclose(df.time.values[:7], np.arange(7) / 30, atol=1e-4)
+    starts = np.flatnonzero(np.diff(df.motif.values)) + 1
+    assert (starts % 6 == 0).all()                                      # codes change only every 6 frames (0.2 s)
+    mouse = shared_data / "subtle_mouse3d" / "y5a5_young_7100.npz"
+    r = run("inference.py", real_ckpt, "--mode", "codes", "--dataset", "mouse", "--data", mouse, "--out", tmp_path / "m")
+    assert r.returncode == 0, r.stderr[-2000:]
+    dm = pd.read_csv(tmp_path / "m" / "mouse" / "codes" / f"{mouse.stem}.csv")
+    assert len(dm) == len(np.load(mouse)["position"]) and ((np.flatnonzero(np.diff(dm.motif.values)) + 1) % 4 == 0).all()

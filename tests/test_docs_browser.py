@@ -3,10 +3,16 @@
 Every page loads without JavaScript errors; the widgets page shows the motif browser's controls and its frames;
 the 3D skeleton snapshot draws something. Screenshots go to `screenshots/` for review.
 Set VQMAP_DOCS_DIR to check an existing build (e.g. `_docs`) instead of building one.
+
+And an analysis report (report.html of a tiny model): every figure has a caption, the motif gallery's panels are
+readable, and naming a motif there then pressing Download gives a motifs.yaml that `naming` reads.
 """
+import contextlib
 import functools
 import http.server
+import io
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -16,7 +22,7 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "screenshots"
-PAGES = ["index", "40_viz", "41_widgets", "02_data.skeleton"]   # index, the two display notebooks, one API page
+PAGES = ["index", "31_viz", "35_widgets", "03_data.skeleton"]   # index, the two display notebooks, one API page
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-unsafe-swiftshader",
         "--use-angle=swiftshader"]
@@ -149,4 +155,62 @@ def test_3d_snapshot_is_drawn(site, server, browser):
     assert non_blank(png), "the 3D snapshot iframe is one flat colour"
     canvas = page.frame_locator("iframe").first.locator("canvas")
     assert canvas.count() >= 1, "no canvas inside the snapshot"
+    page.close()
+
+
+# ---------------------------------------------------------------- the analysis report
+
+REPORT_TINY = ["dataset.n_sessions=3", "dataset.seconds=20", "model.width=16", "model.depth=1", "model.code_dim=8",
+               "model.n_top=3", "model.n_bottom=2", "model.downsample=8", "dataset.preprocess.window=32",
+               "train.epochs=1", "train.progress=false", "dataloader.batch_size=64"]
+
+
+@pytest.fixture(scope="module")
+def report_dir(browser, tmp_path_factory):
+    "An analysis folder (codebook + report) of a tiny model, run with a motifs.yaml that names a top code and merges two motifs."
+    import yaml
+
+    from vqmap_nb.cli import infer_main, train_main
+    d = tmp_path_factory.mktemp("report")
+    with contextlib.redirect_stdout(io.StringIO()):
+        train_main(["configs/base/vqvae.yaml", f"expdir={d / 'exp'}", *REPORT_TINY])
+        (d / "motifs.yaml").write_text(yaml.safe_dump({"top": {0: "first"}, "merge": [["0.0", "0.1"]]}))
+        infer_main([str(d / "exp" / "checkpoints" / "best.pt"), "--mode", "codebook", "report", "--names", str(d / "motifs.yaml"),
+                    "--anim-frames", "2", "--out", str(d / "out"), "--quiet"])
+    assert (d / "out" / "report.html").is_file()
+    return d / "out"
+
+
+def test_report_captions_gallery_and_names_download(browser, report_dir, tmp_path):
+    import yaml
+
+    from vqmap_nb.naming import motif_names
+    page, errors = open_page(browser, (report_dir / "report.html").as_uri(), wait_ms=500)
+    captions = page.locator("figure").evaluate_all(
+        "fs => fs.map(f => { const c = f.querySelector(':scope > figcaption'); return c ? c.innerText.trim() : ''; })")
+    assert len(captions) >= 3 and all(captions), f"figures without a caption: {[i for i, c in enumerate(captions) if not c]}"
+    panels = page.locator("figure.vq-motif")
+    assert panels.count() >= 1, "no motif panel in the gallery"
+    assert min(panels.locator("img").evaluate_all("is => is.map(i => i.getBoundingClientRect().width)")) >= 200
+    for label in panels.locator(".vq-label").all_inner_texts():                       # top.bottom (#id), or the name given
+        assert re.fullmatch(r"\d+\.\d+ \(#\d+\)|.+ \(\d+\.\d+, #\d+\)", label), label
+    first = panels.first
+    key, mid = first.get_attribute("data-key"), int(first.get_attribute("data-id"))
+    name = "sniff & rear: 'tall' #1"                                                  # characters YAML cares about
+    first.locator("input.vq-name").fill(name)
+    assert first.locator(".vq-label").inner_text() == f"{name} ({key}, #{mid})"
+    page.locator("input.vq-top-name").last.fill("groom")
+    top = int(page.locator("input.vq-top-name").last.get_attribute("data-top"))
+    first.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "report_gallery.png"))
+    with page.expect_download() as info:
+        page.locator("#vq-download").click()
+    download = info.value
+    assert download.suggested_filename == "motifs.yaml"
+    download.save_as(tmp_path / "motifs.yaml")
+    names = motif_names(yaml.safe_load((tmp_path / "motifs.yaml").read_text()), 3, 2, "downloaded motifs.yaml")
+    assert names.motif_name(mid) == name and names.top_name(top) == "groom"
+    assert names.merge == [[0, 1]] and (top == 0 or names.top_name(0) == "first")      # what the page was given is kept
+    assert (tmp_path / "report_gallery.png").stat().st_size > 0
+    assert not errors, errors
     page.close()

@@ -1,6 +1,6 @@
 """Fault corpus: bad data files, configs, overrides, checkpoints and CLI arguments of `train.py`, `inference.py` and
 `vqmap_synth` each give ONE stderr line naming the thing and the problem, exit code 2, and leave a prepared expdir
-untouched. Then: SIGKILL mid-epoch and resume; a full disk (a real 1-page-granular tmpfs when `mount` is allowed) and a
+untouched and no half-written output folder. Then: SIGKILL mid-epoch and resume; a full disk (a real 1-page-granular tmpfs when `mount` is allowed) and a
 read-only disk (simulated by making `os.replace` fail with EROFS) while saving; untrusted and damaged checkpoints.
 
 (Cases already covered by tests/test_train_cli.py and tests/test_loaders.py are not repeated.)
@@ -64,6 +64,11 @@ def expdir(one_thread, tmp_path_factory) -> Path:
     return e
 
 
+class _Opaque:
+    "A plain class: pickling an instance needs `weights_only=False` to load back."
+    def __init__(self): self.weights = [1.0, 2.0]
+
+
 @pytest.fixture(scope="module")
 def bad(expdir, tmp_path_factory) -> Path:
     "A folder of bad inputs: data files, configs and checkpoints."
@@ -91,10 +96,23 @@ def bad(expdir, tmp_path_factory) -> Path:
     (b / "emptydir").mkdir()
     (b / "afile").write_text("x")
     (b / "synthdone").mkdir(); (b / "synthdone" / "synth_rat_seed0000.npz").write_bytes(b"earlier")
+    torch.save({**good, "model": _Opaque()}, b / "object.pt")                   # raw pickles (weights_only=False)
+    torch.save(_Opaque(), b / "instance.pt")
+    rng = np.random.default_rng(0)                                              # synth_rat (16 keypoints) recordings
+    rec = lambda T: rng.normal(size=(T, 16, 3)).astype(np.float32)
+    inf = rec(200); inf[5, 3, 1] = np.inf; inf[9, 0, 2] = -np.inf
+    np.save(b / "inf16.npy", inf)
+    np.savez(b / "fps0.npz", position=rec(200), fps=0.0)
+    np.save(b / "short16.npy", rec(20)); np.save(b / "short16b.npy", rec(20))    # shorter than a 96-frame window
+    np.save(b / "good16a.npy", rec(300)); np.save(b / "good16b.npy", rec(300))
+    np.save(b / "rank2.npy", rec(200)[:, :, 0]); np.save(b / "rank1.npy", rec(200)[:, 0, 0])
     return b
 
 
 FILES = ["dataset=configs/dataset/dannce.yaml"]       # a `files` dataset (mouse22 skeleton), paths replaced per case
+SYNTH = ["dataset=configs/dataset/files.yaml", "dataset.skeleton=synth_rat", "dataset.fps=30"]  # files of the expdir's skeleton
+CK = "{E}/checkpoints/last.pt"
+
 CASES = [  # id, main, argv ({E} = expdir, {B} = bad-input folder), substrings of the one stderr line
     # configs and overrides (train.py)
     ("cfg-unknown-top-key", "train", ["{B}/topkey.yaml"], ["topkey.yaml", "unknown top-level key 'epoch'"]),
@@ -154,6 +172,30 @@ CASES = [  # id, main, argv ({E} = expdir, {B} = bad-input folder), substrings o
     ("synth-outdir-is-a-file", "synth", ["{B}/afile", "--n-sessions", "1", "--seconds", "5"], ["afile"]),
     ("synth-would-overwrite", "synth", ["{B}/synthdone", "--n-sessions", "1", "--seconds", "5"], ["synth_rat_seed0000.npz", "exists"]),
     pytest.param("synth-bad-int", "synth", ["{B}/s4", "--n-sessions", "abc"], ["--n-sessions", "abc"]),
+    ("synth-fps-zero", "synth", ["{B}/s6", "--n-sessions", "1", "--seconds", "5", "--fps", "0"], ["fps=0", "frame rate"]),
+    # unwritable output, frame rates, bounds, infinite values, short and wrong-rank recordings, raw pickles
+    ("infer-out-under-a-file", "infer", [CK, "--mode", "codes", "--out", "{B}/afile/sub"], ["afile/sub", "cannot write"]),
+    ("infer-fps-zero", "infer", [CK, "--fps", "0", "--out", "{B}/o5"], ["--fps 0", "positive"]),
+    ("infer-fps-negative", "infer", [CK, "--fps", "-2", "--out", "{B}/o5"], ["--fps -2", "positive"]),
+    ("infer-fps-nan", "infer", [CK, "--fps", "nan", "--out", "{B}/o5"], ["--fps nan", "positive"]),
+    ("infer-fps-inf", "infer", [CK, "--fps", "inf", "--out", "{B}/o5"], ["--fps inf", "positive"]),
+    ("ovr-fps-zero", "train", ["dataset.fps=0"], ["dataset.fps", "positive", "got 0"]),
+    ("data-fps-zero", "train", [*SYNTH, "dataset.fps=null", "dataset.paths=[{B}/fps0.npz]"], ["fps0.npz", "fps", "positive"]),
+    ("infer-data-fps-zero", "infer", [CK, "--mode", "codes", "--data", "{B}/fps0.npz", "--out", "{B}/o6"], ["fps0.npz", "fps", "positive"]),
+    ("ovr-n-top-huge", "train", ["model.n_top=100000"], ["model.n_top", "100000", "at most 512"]),
+    ("data-infinite", "train", [*SYNTH, "dataset.paths=[{B}/good16a.npy,{B}/inf16.npy]"], ["inf16.npy", "infinite", "NaN"]),
+    ("infer-data-infinite", "infer", [CK, "--mode", "codes", "--data", "{B}/inf16.npy", "--out", "{B}/o7"], ["inf16.npy", "infinite"]),
+    ("infer-data-too-short", "infer", [CK, "--mode", "codes", "--data", "{B}/short16.npy", "--out", "{B}/o8"],
+     ["short16.npy", "20 frames", "shorter than one window"]),
+    ("ckpt-raw-pickle-in-dict", "infer", ["{B}/object.pt", "--out", "{B}/o9"], ["object.pt", "refused"]),
+    ("ckpt-raw-pickle-object", "infer", ["{B}/instance.pt", "--out", "{B}/o9"], ["instance.pt", "refused"]),
+    ("data-rank-2", "train", [*SYNTH, "dataset.paths=[{B}/rank2.npy]"], ["rank2.npy", "(T, K, D)", "got shape (200, 16)"]),
+    ("data-rank-1", "train", [*SYNTH, "dataset.paths=[{B}/rank1.npy]"], ["rank1.npy", "(T, K, D)", "got shape (200,)"]),
+    ("infer-data-rank-2", "infer", [CK, "--mode", "codes", "--data", "{B}/rank2.npy", "--out", "{B}/o10"], ["rank2.npy", "(T, K, D)", "(200, 16)"]),
+    ("infer-data-rank-1", "infer", [CK, "--mode", "codes", "--data", "{B}/rank1.npy", "--out", "{B}/o10"], ["rank1.npy", "(T, K, D)", "(200,)"]),
+    ("data-only-file-short", "train", [*SYNTH, "dataset.paths=[{B}/short16.npy]"], ["short16.npy", "20 frames", "shorter than one window"]),
+    ("data-all-files-short", "train", [*SYNTH, "dataset.paths=[{B}/short16.npy,{B}/short16b.npy]"],
+     ["short16.npy (20 frames)", "short16b.npy (20 frames)", "shorter than one window"]),
 ]
 
 
@@ -164,13 +206,17 @@ def test_bad_input(case, main, argv, expected, expdir, bad):
         ck = bad / "cutrun" / "checkpoints" / "last.pt"; ck.write_bytes(ck.read_bytes()[:4096])
     argv = [a.format(E=expdir, B=bad) for a in argv]
     if main == "train" and argv and "=" in argv[0]: argv = ["configs/base/vqvae.yaml", f"expdir={bad}/run_{case}", *TINY, *argv]
+    out = argv[argv.index("--out") + 1] if "--out" in argv else argv[0] if main == "synth" and argv else None
+    new_out = out is not None and not Path(out).exists()
     before = snapshot(expdir)
     rc, lines = cli(main, argv)
     assert rc == 2, (rc, lines)
     assert len(lines) == 1, lines
     assert all(s in lines[0] for s in expected), lines[0]
     assert snapshot(expdir) == before
-    assert not (bad / f"run_{case}" / "checkpoints").exists()
+    assert not (bad / f"run_{case}").exists()                                  # nothing written before the refusal
+    assert not (new_out and Path(out).exists()), f"{out} was created"
+    assert not list(bad.glob(".*partial*"))                                     # no staging folder left behind
     assert (bad / "synthdone" / "synth_rat_seed0000.npz").read_bytes() == b"earlier"
 
 
@@ -182,11 +228,71 @@ def test_script_forms_exit_2(expdir, bad):
     "The script forms and console scripts print the same one line and exit 2 (a subprocess each)."
     before = snapshot(expdir)
     for cmd in ([sys.executable, "train.py", str(bad / "topkey.yaml")], [sys.executable, "inference.py", str(bad / "cut.pt")],
+                [sys.executable, "inference.py", str(bad / "instance.pt")],      # a raw pickle: no torch text after the line
                 ["vqmap_synth", str(bad / "s5"), "--species", "dog"]):
         r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120, env=ONE_THREAD)
         lines = [l for l in r.stderr.splitlines() if l.strip()]
         assert r.returncode == 2 and len(lines) == 1 and "error" in lines[0], (cmd, r.stderr)
     assert snapshot(expdir) == before
+
+
+def test_unwritable_out(expdir, tmp_path):
+    "An --out that cannot be created: one line naming it, exit 2, nothing created (a read-only folder only binds non-root)."
+    ro = tmp_path / "ro"; ro.mkdir(); ro.chmod(0o500)
+    try:
+        outs = [Path("/proc/forbidden/x")] if Path("/proc/self").exists() else []
+        if not os.access(ro, os.W_OK): outs.append(ro / "x")                   # root writes through chmod
+        for out in outs:
+            rc, lines = cli("infer", [expdir / "checkpoints" / "last.pt", "--mode", "codes", "--out", out])
+            assert rc == 2 and len(lines) == 1 and str(out) in lines[0] and "cannot write" in lines[0], (out, lines)
+            assert not out.exists()
+        assert not list(ro.iterdir())
+    finally: ro.chmod(0o700)
+
+
+def test_refused_recording_leaves_out_as_it_was(expdir, bad, tmp_path):
+    "A recording shorter than one window, into an existing empty --out and (with --overwrite) a filled one: both unchanged."
+    ck = expdir / "checkpoints" / "last.pt"
+    empty = tmp_path / "empty"; empty.mkdir()
+    full = tmp_path / "full"; (full / "codes").mkdir(parents=True); (full / "codes" / "old.csv").write_text("frame\n0\n")
+    for out, extra, names in ((empty, [], []), (full, ["--overwrite"], ["codes"])):
+        before = snapshot(out)
+        rc, lines = cli("infer", [ck, "--mode", "codes", "--data", bad / "short16.npy", "--out", out, *extra])
+        assert rc == 2 and len(lines) == 1 and "short16.npy" in lines[0], lines
+        assert snapshot(out) == before and [p.name for p in out.iterdir()] == names
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "full"]      # no staging folder beside them
+
+
+def test_zero_fps_blamed_on_fps(tmp_path):
+    "vqmap_synth and the synthetic dataset with fps 0 name the frame rate, not the session length."
+    from vqmap_nb.data.synthetic import make_dataset
+    for fps in ("0", "-1", "nan"):
+        rc, lines = cli("synth", [tmp_path / "s", "--n-sessions", "1", "--seconds", "5", "--fps", fps])
+        assert rc == 2 and len(lines) == 1 and "fps=" in lines[0] and "seconds" not in lines[0], lines
+    with pytest.raises(VQMapError) as e: make_dataset(1, fps=0, seconds=5)
+    assert "fps=0" in str(e.value) and "seconds" not in str(e.value)
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.fixture(scope="module")
+def short_among(bad, tmp_path_factory):
+    "A tiny run on three files, one shorter than a window: (exit code, stderr lines, expdir)."
+    e = tmp_path_factory.mktemp("short_among") / "exp"
+    paths = f"dataset.paths=[{bad}/good16a.npy,{bad}/good16b.npy,{bad}/short16.npy]"      # short16: the validation file
+    rc, lines = cli("train", ["configs/base/vqvae.yaml", f"expdir={e}", *TINY, *SYNTH, paths])
+    return rc, lines, e
+
+
+def test_short_file_among_training_files_is_left_out(short_among):
+    "Trains on the others (also when the short one was the only validation file) with one warning naming the file."
+    rc, lines, e = short_among
+    assert rc == 0 and (e / "checkpoints" / "last.pt").is_file(), lines
+    assert len(lines) == 1 and lines[0].startswith("warning") and "short16.npy" in lines[0], lines
+
+
+def test_short_file_warning_gives_its_length(short_among):
+    rc, lines, _ = short_among
+    assert rc == 0 and "short16.npy" in lines[0] and "20 frames" in lines[0] and "_block" not in lines[0], lines
 
 
 # ---------------------------------------------------------------- untrusted checkpoints

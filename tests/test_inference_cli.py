@@ -129,3 +129,24 @@ def test_other_skeleton_is_refused(dannce_ckpt, tmp_path):
     if not RAT.exists(): pytest.skip(f"{RAT} not present")
     line = error_line(run("inference.py", dannce_ckpt, "--mode", "codes", "--data", RAT, "--out", tmp_path / "o"))
     assert RAT.name in line and "mouse22" in line
+
+
+def test_custom_skeleton_yaml_travels_in_the_checkpoint(tmp_path):
+    "Train on .npy files with a skeleton yaml of one's own; the yaml is gone at inference: the checkpoint carries it."
+    import yaml
+
+    from vqmap_nb.data.synthetic import simulate_session
+    sk = yaml.safe_load((REPO / "configs" / "skeleton" / "synth_rat.yaml").read_text())
+    (tmp_path / "my_rat16.yaml").write_text(yaml.safe_dump({**sk, "name": "my_rat16"}))
+    for i in range(3): np.save(tmp_path / f"rec{i}.npy", simulate_session(i, seconds=20).position)
+    np.save(tmp_path / "new.npy", simulate_session(9, seconds=10).position)
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump({"name": "files", "paths": [str(tmp_path / "rec*.npy")],
+                                                        "skeleton": str(tmp_path / "my_rat16.yaml"), "fps": 30}))
+    ckpt = train(tmp_path / "exp", f"dataset={tmp_path / 'mine.yaml'}")
+    from vqmap_nb.core import load_torch
+    assert load_torch(ckpt)["skeleton"]["name"] == "my_rat16"
+    (tmp_path / "my_rat16.yaml").unlink()
+    r = run("inference.py", ckpt, "--mode", "codes", "--data", tmp_path / "new.npy", "--out", tmp_path / "o")
+    assert r.returncode == 0, r.stderr[-2000:]
+    df = pd.read_csv(tmp_path / "o" / "codes" / "new.csv")
+    assert len(df) == 300 and (df.top >= 0).mean() > 0.5

@@ -25,6 +25,8 @@ CASES = [  # file, kwargs, shape per session, n sessions, fps
     ("cmu_human_bvh/131_01.bvh", dict(skeleton="human31"), (994, 31, 3), 1, 120),
     ("cmu_human_bvh/131_02.bvh", dict(skeleton="human31"), (1247, 31, 3), 1, 120),
     ("cmu_human_bvh/01_01.bvh", dict(skeleton="human31"), (2752, 31, 3), 1, 120),
+    ("subtle_mouse3d/y5a5_adult_6112.npz", dict(skeleton="subtle_mouse9"), (12010, 9, 3), 1, 20),
+    ("bandai_human3d/data/dataset-1_bow_active_001.bvh", dict(skeleton="bandai_human"), (128, 21, 3), 1, 30),
 ]
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data absent")
 
@@ -150,3 +152,33 @@ def test_movement_round_trip(tmp_path):
         assert q.keypoint_names == p.keypoint_names and q.fps == pytest.approx(25)
     p.to_movement().to_netcdf(tmp_path / "m.nc")
     assert load_poses(tmp_path / "m.nc")[0].n_frames == 20
+
+
+@needs_data
+@pytest.mark.parametrize("config,fps,window,code,pool", [("subtle_mouse.yaml", 20, 64, 4, 5), ("bandai_human.yaml", 30, 96, 6, 5)])
+def test_real_dataset_configs_in_seconds(config, fps, window, code, pool, tmp_path):
+    """The shipped real dataset configs load as the default run reads them: 3.2 s windows, 0.2 s codes and a 1 s top
+    context at each dataset's own frame rate; the SUBTLE labels come with the held-out files; the BVH humans are z-up."""
+    from vqmap_nb.config import load_config
+    from vqmap_nb.core import CONFIG_DIR
+    from vqmap_nb.data.datasets import preprocess_kwargs
+    from vqmap_nb.vqvae import VQVAEConfig
+    cfg = load_config(CONFIG_DIR / "base" / "vqvae.yaml", [f"dataset=configs/dataset/{config}"])
+    d = cfg["dataset"]
+    import glob
+    repo = Path(__file__).resolve().parents[1]
+    paths = sorted(glob.glob(str(repo / d["paths"][0])))            # config paths are relative to the repository
+    if not paths: pytest.skip(f"{d['paths'][0]} absent")
+    assert d["fps"] == fps
+    assert preprocess_kwargs(d.get("preprocess", {}), fps, code)["window"] == window
+    mc = VQVAEConfig(**{k: v for k, v in cfg["model"].items() if k != "name"}).for_fps(fps)
+    assert (mc.downsample, mc.top_pool) == (code, pool)
+    p = load_poses(paths[0], skeleton=d["skeleton"], fps=d["fps"])[0]
+    sk = load_skeleton(d["skeleton"])
+    assert p.keypoint_names == sk.keypoints and p.fps == pytest.approx(fps, rel=1e-3)
+    if config.startswith("bandai"):
+        assert np.nanmedian(p.position[..., 2]) > 5 * abs(np.nanmedian(p.position[..., 1]))     # z is up
+    else:
+        held = load_poses(DATA / "subtle_mouse3d" / "y5a5_young_7100.npz", skeleton=d["skeleton"])[0]
+        assert set(np.unique(held.meta["labels"])) <= {-1, 0, 1, 2, 3} and (held.meta["labels"] >= 0).mean() > 0.3
+        assert len(d["label_names"]) == 4

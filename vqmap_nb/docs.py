@@ -437,10 +437,25 @@ def build_site(nbs_path, out, only=None, jobs=1, seconds=600.0, flags=FLAGS, js=
 # %% ../nbs/41_docs.ipynb #b224ea46
 README_NOTE = "<!-- Built from nbs/index.ipynb by `python -m vqmap_nb.docs --readme`: edit the notebook, not this file. -->"
 
+def _readme_cell(source: str, folder: Path) -> str:
+    "Run a `#| readme` cell in `folder`; the markdown (a str or an object with `.data`) of its last expression."
+    import ast
+    tree = ast.parse(source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    ns, cwd = {"__name__": "__readme__"}, os.getcwd()
+    try:
+        os.chdir(folder)
+        exec(compile(tree, "<readme cell>", "exec"), ns)
+        out = eval(compile(ast.Expression(last.value), "<readme cell>", "eval"), ns) if last else ""
+    finally: os.chdir(cwd)
+    return str(getattr(out, "data", out) or "").strip()
+
 def readme_from_nb(nb_path) -> str:
-    "README text from the markdown cells of `nb_path` (the first `> summary` line becomes a paragraph)."
-    cells = [c.source.strip() for c in nbformat.read(nb_path, as_version=4).cells if c.cell_type == "markdown"]
-    if not cells: raise VQMapError(f"{nb_path}: no markdown cells to build a README from")
+    "README text from the markdown cells of `nb_path` (the first `> summary` line becomes a paragraph) and its `#| readme` cells."
+    nb = nbformat.read(nb_path, as_version=4)
+    cells = [c.source.strip() if c.cell_type == "markdown" else _readme_cell(c.source, Path(nb_path).parent)
+             for c in nb.cells if c.cell_type == "markdown" or (c.cell_type == "code" and "readme" in cell_directives(c.source))]
+    if not any(c.cell_type == "markdown" for c in nb.cells): raise VQMapError(f"{nb_path}: no markdown cells to build a README from")
     cells[0] = re.sub(r"^>\s*(\S.*)$", r"\1", cells[0], count=1, flags=re.M)
     return README_NOTE + "\n\n" + "\n\n".join(c for c in cells if c) + "\n"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import VQMapError, safe_name, atomic_write, suggest
+from .core import VQMapError, atomic_write, safe_name, suggest
 from .data.io import Poses
 from .movies import motif_bouts
 from .viz import skeleton_edges

@@ -252,8 +252,12 @@ class Bigram:
         for s in seqs:
             for w in np.array_split(np.asarray(s), range(window, len(s), window)):
                 if len(w) == 0: continue
-                total -= self.log_start[w[0]] + self.log_trans[w[:-1], w[1:]].sum(); count += len(w)
+                total -= self._log_prob(w); count += len(w)
         return float(total / max(count, 1))
+
+    def _log_prob(self, w: np.ndarray) -> float:
+        "Log-probability of one window of codes."
+        return self.log_start[w[0]] + self.log_trans[w[:-1], w[1:]].sum()
 
     def transition_matrix(self) -> np.ndarray: return np.exp(self.log_trans)
 
@@ -270,15 +274,8 @@ class Trigram(Bigram):
         self.log_tri = np.log((tri + self.alpha) / (tri + self.alpha).sum(2, keepdims=True))  # (V, V, V)
         return self
 
-    def nll(self, seqs: list, window: int) -> float:
-        "Mean NLL (nats) per code, scoring windows of `window` codes as `sequence_nll` does."
-        total, count = 0.0, 0
-        for s in seqs:
-            for w in np.array_split(np.asarray(s), range(window, len(s), window)):
-                if len(w) == 0: continue
-                total -= self.log_start[w[0]] + self.log_trans[w[:1], w[1:2]].sum() + self.log_tri[w[:-2], w[1:-1], w[2:]].sum()
-                count += len(w)
-        return float(total / max(count, 1))
+    def _log_prob(self, w: np.ndarray) -> float:
+        return self.log_start[w[0]] + self.log_trans[w[:1], w[1:2]].sum() + self.log_tri[w[:-2], w[1:-1], w[2:]].sum()
 
 # %% ../nbs/13_gpt.ipynb #40ac387f
 @patch

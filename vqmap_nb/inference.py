@@ -37,7 +37,7 @@ def analyse(ckpt, # checkpoint path (EXPDIR/checkpoints/best.pt)
            ) -> Path:
     "Run the analysis modes on a trained VQ-VAE (or every dataset of a co-embedding) and return the output folder."
     check_modes(modes)                                        # one-line error for an unknown mode, before any work
-    if fps is not None and not fps > 0: raise VQMapError(f"--fps {fps:g}: must be a positive number of frames per second")
+    if fps is not None and not 0 < fps < float("inf"): raise VQMapError(f"--fps {fps:g}: must be a positive number of frames per second")
     if export_format not in ("nwb", "parquet"): raise VQMapError(f"--format {export_format}: use nwb or parquet")
     if chunk is not None and chunk < 1: raise VQMapError(f"--chunk {chunk}: must be at least 1 frame")
     model, pre, skeleton, ck = load_model(ckpt, device=get_device(device or "cpu"))
@@ -50,7 +50,7 @@ def analyse(ckpt, # checkpoint path (EXPDIR/checkpoints/best.pt)
         raise VQMapError(f"{ckpt}: a '{ck['kind']}' checkpoint; motif analysis needs a VQ-VAE checkpoint")
     recs, splits = model_recordings(ck, skeleton, data, fps)
     extra = dict(names=_names(ckpt, names, model), labels=labels, label_names=label_names, export_format=export_format,
-                 meta=load_meta(meta) if meta else None)
+                 meta=load_meta(meta) if meta else None, names_path=Path(names or Path(ckpt).parent / "motifs.yaml").resolve())
     return Analysis(model, pre, skeleton, ck, out, splits, **opts, **extra).run(recs, modes)
 
 def _names(ckpt, names, model):

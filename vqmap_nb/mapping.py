@@ -62,7 +62,7 @@ def _stitch(chunks: np.ndarray, starts: np.ndarray, T: int) -> np.ndarray:
 
 @torch.no_grad()
 def map_motion(model: CoEmbedVQVAE, pres: dict, src: str, dst: str, poses, batch_size: int = 256) -> np.ndarray:
-    "Recording of dataset `src` -> `(T, K_dst, D)` egocentric positions of `dst` performing the same behaviour."
+    "Recording of dataset `src` -> `(T, K_dst, D)` egocentric positions of `dst` doing the same, at `src`'s frame times."
     model.adapter(src); model.adapter(dst)
     feats, valid = pres[src].features(poses)                     # (T, F_src)
     x, starts = _windows(feats, pres[src].window)
@@ -133,6 +133,7 @@ def coembed_report(ckpt, # path of a co-embedding checkpoint
     for lvl, u in usage.items(): pd.DataFrame(u).rename_axis("code").to_csv(out / f"usage_{lvl}.csv")
     _save_fig(viz.plot_grouped_usage(usage["top"]), out / "usage.png")
     summary = {"checkpoint": str(ckpt), "datasets": model.names, "recon": _recon(model, pres, poses),
+               "fps": {k: model.fps(k) for k in model.names}, "frames_per_code": {k: model.frames_per_code(k) for k in model.names},
                "top": shared_codes(usage["top"]), "motif": shared_codes(usage["motif"])}
     write_text(out / "coembed_summary.json", json.dumps(summary, indent=1))
     maps = _write_mappings(model, pres, skels, poses, out, mapping_seconds)

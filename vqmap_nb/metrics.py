@@ -15,8 +15,8 @@ from .core import VQMapError
 __all__ = ['usage_counts', 'perplexity', 'count_perplexity', 'code_stats', 'run_lengths', 'transition_counts',
            'transitions_table', 'bout_durations', 'RunLengths', 'add_bouts', 'hist_quantiles', 'contingency', 'nmi',
            'ari', 'purity', 'hierarchy_nmi', 'hierarchy_nmi_from', 'change_points', 'boundary_f1', 'usage_distribution',
-           'transition_distribution', 'kl', 'usage_kl', 'transition_kl', 'shared_codes', 'procrustes_align',
-           'pose_errors']
+           'transition_distribution', 'kl', 'usage_kl', 'transition_kl', 'shared_codes', 'js_similarity',
+           'label_distributions', 'similarity_matrix', 'procrustes_align', 'pose_errors']
 
 # %% ../nbs/02_metrics.ipynb #2e3f2741
 def usage_counts(seq, # (T,) codes, -1 = missing
@@ -237,6 +237,32 @@ def shared_codes(usage: dict, # {name: (n,) usage fractions}
     return {"used": {k: sorted(v) for k, v in used.items()}, "shared": sorted(inter),
             "n_used": {k: len(v) for k, v in used.items()}, "n_shared": len(inter), "n_any": len(union),
             "jaccard": len(inter) / max(1, len(union))}
+
+# %% ../nbs/02_metrics.ipynb #ef891f4f
+def js_similarity(p, q) -> float:
+    "1 - Jensen-Shannon divergence (base 2) of two distributions (normalised here): 1 = equal, 0 = disjoint support."
+    p, q = np.asarray(p, float) / np.sum(p), np.asarray(q, float) / np.sum(q)
+    m = (p + q) / 2
+    kl = lambda a: float(np.sum(a[a > 0] * np.log2(a[a > 0] / m[a > 0])))
+    return 1.0 - 0.5 * (kl(p) + kl(q))
+
+def label_distributions(codes, labels, # (N,) each; codes -1 = missing; integer labels < 0 = unlabelled (or strings)
+                        n: int, # number of codes
+                        names=None, # label id -> name (list or dict); default: the labels themselves
+                       ) -> dict:
+    "`{label: (n,) share of its valid frames in each code}` for every label with a valid frame."
+    codes, labels = np.asarray(codes), np.asarray(labels)
+    ok = (codes >= 0) & ((labels >= 0) if labels.dtype.kind in "iu" else True)
+    out = {}
+    for lab in np.unique(labels[ok]):
+        c = usage_counts(codes[ok & (labels == lab)], n)
+        out[names[lab] if names is not None else lab.item()] = c / c.sum()
+    return out
+
+def similarity_matrix(rows: dict, cols: dict) -> pd.DataFrame:
+    "`js_similarity` of every distribution in `rows` (index) with every one in `cols` (columns)."
+    return pd.DataFrame([[js_similarity(p, q) for q in cols.values()] for p in rows.values()],
+                        index=list(rows), columns=list(cols))
 
 # %% ../nbs/02_metrics.ipynb #0d232693
 def procrustes_align(pred: np.ndarray, # (N, K, D) predicted poses

@@ -39,10 +39,20 @@ class MotifNames:
         for group in self.merge: out[group] = group[0]
         return out
 
+    def key(self, m: int) -> str:
+        "A motif id written `top.bottom`."
+        return f"{int(m) // self.n_bottom}.{int(m) % self.n_bottom}"
+
+    def rename(self, m: int | None = None, name: str = "", top: int | None = None) -> MotifNames:
+        "Name motif `m` (or top code `top`); an empty name removes the name. Returns self."
+        d, k = (self.top, int(top)) if top is not None else (self.motifs, int(m))
+        if str(name).strip(): d[k] = str(name).strip()
+        else: d.pop(k, None)
+        return self
+
     def to_dict(self) -> dict:
-        key = lambda m: f"{m // self.n_bottom}.{m % self.n_bottom}"
-        return {"top": dict(self.top), "motifs": {key(m): n for m, n in self.motifs.items()},
-                "merge": [[key(m) for m in g] for g in self.merge]}
+        return {"top": dict(self.top), "motifs": {self.key(m): n for m, n in self.motifs.items()},
+                "merge": [[self.key(m) for m in g] for g in self.merge]}
 
 # %% ../nbs/30_naming.ipynb #66b34366
 def _motif_id(key, n_top: int, n_bottom: int, where: str) -> int:
@@ -61,6 +71,7 @@ def motif_names(d: dict | None, n_top: int, n_bottom: int, where: str = "motifs.
     if unknown: raise VQMapError(f"{where}: unknown keys {sorted(unknown)}; use top, motifs and merge")
     top = {}
     for t, name in (d.get("top") or {}).items():
+        t = int(t) if isinstance(t, str) and t.strip().isdigit() else t          # "2" (JSON keys, quoted yaml) is 2
         if not (isinstance(t, int) and 0 <= t < n_top): raise VQMapError(f"{where}: top code {t!r} is not in 0..{n_top - 1}")
         top[t] = str(name)
     motifs = {_motif_id(k, n_top, n_bottom, where): str(v) for k, v in (d.get("motifs") or {}).items()}

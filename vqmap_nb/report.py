@@ -15,14 +15,18 @@ from .core import write_text
 from .viz import render_frames
 
 # %% auto #0
-__all__ = ['STYLE', 'FIGURES', 'GLOSSARY', 'page', 'section', 'table', 'figure', 'clip_player_html', 'summary_rows',
-           'write_report', 'write_index']
+__all__ = ['STYLE', 'FIGURES', 'GALLERY_CAPTION', 'GLOSSARY', 'page', 'section', 'table', 'figure', 'clip_player_html',
+           'motif_gallery', 'summary_rows', 'write_report', 'write_index']
 
 # %% ../nbs/33_report.ipynb #37e42d22
 STYLE = ("body{font-family:system-ui,sans-serif;font-size:16px;line-height:1.45;max-width:1150px;margin:auto;padding:0 1em}"
          "img{max-width:100%}figure{margin:1.2em 0}figcaption{color:#333;font-size:14px;max-width:900px}"
          "th,td{text-align:left;padding:2px 1em 2px 0;vertical-align:top}h2{margin-top:1.6em;border-bottom:1px solid #ddd}"
-         "dt{font-weight:600}dd{margin:0 0 .6em 1.2em}.vqmap-player button{font-size:15px}")
+         "dt{font-weight:600}dd{margin:0 0 .6em 1.2em}.vqmap-player button{font-size:15px}"
+         ".vq-gallery{display:flex;flex-wrap:wrap;gap:14px;margin:.4em 0 1em}.vq-motif{margin:0;width:208px}"
+         ".vq-motif img{width:208px;height:208px;border:1px solid #ddd}.vq-motif figcaption{font-size:14px}"
+         ".vq-motif input,.vq-top input{width:196px;font-size:14px;margin-top:3px}.vq-top{margin:1em 0 0}"
+         "#vq-download{font-size:15px;padding:4px 10px}")
 
 def page(title: str, body: str) -> str:
     "A complete HTML page."
@@ -70,6 +74,80 @@ def clip_player_html(clips, # list of (T, K, D) clips drawn side by side
     return _PLAYER.format(id=f"p{uuid.uuid4().hex[:10]}", first=uris[0], last=len(uris) - 1,
                           frames=json.dumps(uris), interval=max(interval, 20))
 
+# %% ../nbs/33_report.ipynb #3dc24c82
+_GALLERY_JS = r"""<script type="application/json" id="vq-names">__NAMES__</script>
+<script>(function() {
+  var saved = JSON.parse(document.getElementById('vq-names').textContent);
+  var q = function(s) { return JSON.stringify(String(s)); };
+  var byKey = function(a, b) { var x = a.split('.').map(Number), y = b.split('.').map(Number); return x[0] - y[0] || x[1] - y[1]; };
+  function label(fig) {
+    var v = fig.querySelector('input.vq-name').value.trim(), k = fig.dataset.key, id = fig.dataset.id;
+    return v ? v + ' (' + k + ', #' + id + ')' : k + ' (#' + id + ')';
+  }
+  document.querySelectorAll('figure.vq-motif').forEach(function(fig) {
+    fig.querySelector('input.vq-name').addEventListener('input', function() { fig.querySelector('.vq-label').textContent = label(fig); });
+  });
+  window.vqmapMotifsYaml = function() {
+    var top = Object.assign({}, saved.top), motifs = Object.assign({}, saved.motifs), lines = [];
+    document.querySelectorAll('input.vq-top-name').forEach(function(i) {
+      var v = i.value.trim(); if (v) top[i.dataset.top] = v; else delete top[i.dataset.top]; });
+    document.querySelectorAll('input.vq-name').forEach(function(i) {
+      var v = i.value.trim(); if (v) motifs[i.dataset.key] = v; else delete motifs[i.dataset.key]; });
+    var tk = Object.keys(top).sort(function(a, b) { return a - b; }), mk = Object.keys(motifs).sort(byKey);
+    lines.push('# names of top codes and motifs, and merges (vqmap_nb report); see the naming docs');
+    lines.push('top:' + (tk.length ? '' : ' {}'));
+    tk.forEach(function(k) { lines.push('  ' + k + ': ' + q(top[k])); });
+    lines.push('motifs:' + (mk.length ? '' : ' {}'));
+    mk.forEach(function(k) { lines.push('  ' + q(k) + ': ' + q(motifs[k])); });
+    lines.push('merge:' + (saved.merge.length ? '' : ' []'));
+    saved.merge.forEach(function(g) { lines.push('  - [' + g.map(q).join(', ') + ']'); });
+    return lines.join('\n') + '\n';
+  };
+  document.getElementById('vq-download').addEventListener('click', function() {
+    var a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([window.vqmapMotifsYaml()], {type: 'text/yaml'}));
+    a.download = 'motifs.yaml'; document.body.appendChild(a); a.click();
+    setTimeout(function() { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+  });
+})();</script>"""
+
+def _attr(v) -> str: return html.escape(str(v), quote=True)
+
+def motif_gallery(folder, # an analysis folder with codebook/motifs.json and its panels
+                  caption: str, # what the gallery shows
+                 ) -> str:
+    "The motif gallery: a captioned panel per used motif with a name field, a name field per top code, Download motifs.yaml."
+    folder = Path(folder)
+    g = json.loads((folder / "codebook" / "motifs.json").read_text())
+    names, nb = g["names"], int(g["n_bottom"])
+    merged = {str(grp[0]): grp[1:] for grp in names.get("merge", [])}
+    tops: dict = {}
+    for m in g["motifs"]: tops.setdefault(int(m["top"]), []).append(m)
+    out = [f"<p>{caption}</p>"]
+    for t, ms in tops.items():
+        tname = names.get("top", {}).get(str(t), names.get("top", {}).get(t, ""))
+        out.append(f"<p class='vq-top'><label>top code {t}: <input class='vq-top-name' type='text' data-top='{t}' "
+                   f"value='{_attr(tname)}' placeholder='name of top code {t}' aria-label='name of top code {t}'></label></p>"
+                   "<div class='vq-gallery'>")
+        for m in sorted(ms, key=lambda m: -m["usage"]):
+            key, mid = f"{m['top']}.{m['bottom']}", int(m["top"]) * nb + int(m["bottom"])
+            name = names.get("motifs", {}).get(key, "")
+            label = f"{name} ({key}, #{mid})" if name else f"{key} (#{mid})"
+            also = f", merged with {', '.join(merged[key])}" if key in merged else ""
+            data = base64.b64encode((folder / m["image"]).read_bytes()).decode()
+            out.append(f"<figure class='vq-motif' data-key='{key}' data-id='{mid}'><img src='data:image/png;base64,{data}' "
+                       f"width='208' height='208' alt='motif {key}'><figcaption><b class='vq-label'>{html.escape(label)}</b> "
+                       f"{100 * m['usage']:.1f}%{html.escape(also)}<br><input class='vq-name' type='text' data-key='{key}' "
+                       f"value='{_attr(name)}' placeholder='name' aria-label='name of motif {key}'></figcaption></figure>")
+        out.append("</div>")
+    where = g.get("names_path") or "motifs.yaml beside the checkpoint (EXPDIR/checkpoints/motifs.yaml)"
+    out.append(f"<p><button id='vq-download' type='button'>Download motifs.yaml</button> &nbsp;then save it as "
+               f"<code>{html.escape(where)}</code> (or pass it with <code>--names</code>) and run the analysis again.</p>")
+    saved = {"top": {str(k): v for k, v in names.get("top", {}).items()}, "motifs": names.get("motifs", {}),
+             "merge": names.get("merge", [])}
+    out.append(_GALLERY_JS.replace("__NAMES__", json.dumps(saved).replace("</", "<\\/")))
+    return "\n".join(out)
+
 # %% ../nbs/33_report.ipynb #bcb96caf
 FIGURES = [  # (file, title, caption)
     ("usage_top.png", "Top-level usage",
@@ -109,6 +187,11 @@ FIGURES = [  # (file, title, caption)
      "Difference between the two groups' probabilities of going from one motif (row) to another (column); red: more "
      "frequent in the second group, blue: in the first."),
 ]
+
+GALLERY_CAPTION = ("Each panel is the prototype of one used motif, what the decoder produces for a steady run of its code, "
+                   "drawn from the side with earlier frames faded (left limbs blue, right red), with its share of frames; "
+                   "rows are top codes, most used motifs first. Type a name under a motif or beside a top code, then "
+                   "<b>Download motifs.yaml</b>: every table, plot and page of the next analysis uses the names.")
 
 GLOSSARY = [
     ("top code, motif", "Each short span of a recording (a code: the duration in the summary) gets a top code, its "
@@ -153,16 +236,21 @@ def write_report(folder, # the analysis folder (figures, metrics.json, recon/, c
     folder = Path(folder)
     m = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
     body = section("Summary", table(summary_rows(summary, m)))
-    body += "".join(section(t, figure(folder / f, c)) for f, t, c in FIGURES if (folder / f).exists())
+    for f, t, c in FIGURES:
+        if not (folder / f).exists(): continue
+        if f == "codebook/gallery.png" and (folder / "codebook" / "motifs.json").exists(): body += section(t, motif_gallery(folder, GALLERY_CAPTION))
+        else: body += section(t, figure(folder / f, c))
     for name, folder_, caption in (("Reconstructions", "recon", "Left: a window of the data; right: the model's "
                                     "reconstruction from its codes. Press play, or drag the slider."),
                                    ("Motif prototypes by top code", "codebook", "The most used motifs of one top code "
                                     "side by side (<code>top.bottom</code>, usage). Press play, or drag the slider.")):
         anims = sorted((folder / folder_).glob("*.html"))
         if anims: body += section(name, f"<p>{caption}</p>" + "".join(f"<h3>{a.stem.replace('_', ' ')}</h3>{a.read_text()}" for a in anims))
-    movies = sorted((folder / "movies").glob("motif_*.*"))
-    if movies: body += section("Movies", "<p>Grid movies of real example bouts of each motif:</p><ul>" +
-                               "".join(f"<li><a href='movies/{m.name}'>{m.name}</a></li>" for m in movies) + "</ul>")
+    movies = {k: sorted((folder / "movies").glob(f"{k}_*.*")) for k in ("motif", "video")}
+    if movies["motif"] or movies["video"]:
+        body += section("Movies", "".join(f"<p>{what}</p><ul>" + "".join(f"<li><a href='movies/{m.name}'>{m.name}</a></li>" for m in ms) + "</ul>"
+                                          for what, ms in (("Grid movies of real example bouts of each motif:", movies["motif"]),
+                                                           ("The same bouts cut from the videos, keypoints drawn over them:", movies["video"])) if ms))
     body += section("Words used here", "<dl>" + "".join(f"<dt>{t}</dt><dd>{d}</dd>" for t, d in GLOSSARY) + "</dl>")
     write_text(folder / "report.html", page(f"vqmap_nb motif report: {title}", body))
     return folder / "report.html"

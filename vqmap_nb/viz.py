@@ -24,7 +24,8 @@ __all__ = ['skeleton_edges', 'bone_sides', 'bone_colors', 'new_figure', 'plot_sk
            'animation_html', 'save_animation', 'frame_indices', 'render_frames', 'project', 'plot_motif_traces',
            'motif_label', 'plot_ethogram', 'plot_usage', 'plot_transitions', 'plot_hierarchy', 'plot_dendrogram',
            'plot_latent', 'plot_motif_gallery', 'confusion_counts', 'plot_confusion', 'plot_contingency',
-           'animate_mapping', 'plot_grouped_usage', 'plot_next_code_probs', 'plot_speed_distributions']
+           'animate_mapping', 'plot_filmstrip', 'plot_grouped_usage', 'plot_similarity', 'plot_next_code_probs',
+           'plot_speed_distributions']
 
 # %% ../nbs/31_viz.ipynb #faa991d4
 _SIDE_COLORS = {"left": "tab:blue", "right": "tab:red", "mid": "0.35"}
@@ -487,6 +488,25 @@ def animate_mapping(clips: list, # [(T, K_i, D)] one clip per skeleton, same T
     anim.n_frames, anim.fps = T, fps
     return anim
 
+def plot_filmstrip(clips: list, # [(T, K_i, D)] one clip per skeleton, same T
+                   skeletons: list, # one Skeleton per clip
+                   titles=None, n_frames: int = 5, fps: float | None = None, dpi: int = 70) -> Figure:
+    "One row per clip, `n_frames` evenly spaced moments in columns (the same moments in every row, labelled in seconds with `fps`)."
+    T = len(clips[0])
+    if any(len(c) != T for c in clips): raise VQMapError(f"plot_filmstrip: clips differ in length {[len(c) for c in clips]}")
+    frames = np.linspace(0, T - 1, min(n_frames, T)).round().astype(int)
+    fig = new_figure((1.8 * len(frames), 1.9 * len(clips)), dpi)
+    for i, (c, sk) in enumerate(zip(clips, skeletons)):
+        for j, t in enumerate(frames):
+            ax = fig.add_subplot(len(clips), len(frames), i * len(frames) + j + 1, projection="3d" if c.shape[-1] == 3 else None)
+            plot_skeleton(c[t], sk, ax=ax)
+            _set_equal_limits(ax, c)                                  # the whole clip's limits: movement shows
+            ax.set_xticklabels([]); ax.set_yticklabels([])
+            if c.shape[-1] == 3: ax.set_zticklabels([])
+            if j == 0 and titles: ax.set_title(str(titles[i]), fontsize=8, loc="left")
+            if i == len(clips) - 1: ax.set_xlabel(f"{t / fps:.1f} s" if fps else f"frame {t}", fontsize=7)
+    return fig
+
 def plot_grouped_usage(usage: dict, # {dataset or group: (n,) usage per code}
                        ax=None, labels=None) -> Figure:
     "Grouped bars: each code's usage for every dataset (or group) side by side."
@@ -498,6 +518,22 @@ def plot_grouped_usage(usage: dict, # {dataset or group: (n,) usage per code}
     ax.set_xticks(np.arange(n), [str(lb) for lb in (labels if labels is not None else range(n))], fontsize=7)
     ax.set(xlabel="code", ylabel="usage")
     ax.legend(fontsize=7, frameon=False)
+    return ax.figure
+
+def plot_similarity(S, # DataFrame (rows x columns) of similarities in [0, 1], e.g. `metrics.similarity_matrix`
+                    ax=None, xlabel: str = "", ylabel: str = "", title: str = "",
+                    highlight=(), # column names to mark (e.g. the locomotion actions)
+                   ) -> Figure:
+    "Heat map of a similarity table, each cell annotated with its value."
+    ax = _ax_or_new(ax, figsize=(max(4, 0.45 * S.shape[1] + 1.5), max(2, 0.4 * S.shape[0] + 1.2)))
+    im = ax.imshow(S.values, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for (i, j), v in np.ndenumerate(S.values):
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="w" if v < 0.6 else "k")
+    ax.set_xticks(np.arange(S.shape[1]), [str(c) for c in S.columns], rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(np.arange(S.shape[0]), [str(r) for r in S.index], fontsize=7)
+    for t in ax.get_xticklabels(): t.set_fontweight("bold" if t.get_text() in set(map(str, highlight)) else "normal")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.figure.colorbar(im, ax=ax, fraction=0.03, label="1 - JSD")
     return ax.figure
 
 def plot_next_code_probs(probs: np.ndarray, # (L, V) probability of each code at each step

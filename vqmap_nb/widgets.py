@@ -16,6 +16,8 @@ from fastcore.basics import patch
 
 from .core import VQMapError, to_numpy
 from .data.skeleton import Skeleton
+from .naming import MotifNames, save_motif_names
+from .naming import motif_names as _parse_names
 from .viz import bone_sides, render_frames, skeleton_edges
 
 # %% auto #0
@@ -63,6 +65,8 @@ class MotifBrowser:
                  max_frames: int = 16, # frames per animation
                  size: float = 3.0, dpi: int = 72, # panel size (inches) and resolution: about 216 px a panel
                  min_usage: float = 0.0, # hide bottom codes used this much or less
+                 merge: list | None = None, # groups of motif ids counted as one (`naming`), kept when names are saved
+                 names_path=None, # where 'Save names' writes motifs.yaml (default of `save_names`)
                 ):
         self.prototypes = np.asarray(to_numpy(prototypes), float)
         if self.prototypes.ndim != 5:
@@ -73,6 +77,7 @@ class MotifBrowser:
         self.transitions = self._check_transitions(transitions)
         self.n_examples, self.max_frames, self.size, self.dpi = n_examples, max_frames, size, dpi
         self.min_usage, self.static, self._pages = min_usage, static, {}
+        self.merge, self.names_path = [list(map(int, g)) for g in merge or []], None if names_path is None else Path(names_path)
         self.widget = self._static_ui() if static else self._dynamic_ui()
 
     def _check_usage(self, usage) -> np.ndarray:
@@ -141,9 +146,15 @@ def _dynamic_ui(self: MotifBrowser) -> W.VBox:
     self.top = W.Dropdown(options=self.top_options(), description="top")
     self.bottom = W.Dropdown(options=self.bottom_options(self.top.value), description="bottom")
     self.body = W.Box([self.motif_page(self.top.value, self.bottom.value)])
+    self.name = W.Text(value=self.names.get((self.top.value, self.bottom.value), ""), description="name",
+                       placeholder="name of this motif", continuous_update=False)
+    self.save = W.Button(description="Save names", icon="save", tooltip=f"write {self.names_path or 'motifs.yaml'}")
+    self.status = W.HTML()
     self.top.observe(self._on_top, names="value")
     self.bottom.observe(self._on_bottom, names="value")
-    return W.VBox([W.HBox([self.top, self.bottom]), self.body])
+    self.name.observe(self._on_name, names="value")
+    self.save.on_click(self._on_save)
+    return W.VBox([W.HBox([self.top, self.bottom]), W.HBox([self.name, self.save, self.status]), self.body])
 
 @patch
 def _on_top(self: MotifBrowser, change) -> None:
@@ -155,7 +166,48 @@ def _on_top(self: MotifBrowser, change) -> None:
 
 @patch
 def _on_bottom(self: MotifBrowser, change) -> None:
-    self.body.children = [self.motif_page(self.top.value, self.bottom.value)]
+    t, b = self.top.value, self.bottom.value
+    self.body.children = [self.motif_page(t, b)]
+    self.name.unobserve(self._on_name, names="value")
+    self.name.value = self.names.get((t, b), "")
+    self.name.observe(self._on_name, names="value")
+
+# %% ../nbs/35_widgets.ipynb #b8963967
+@patch
+def rename(self: MotifBrowser, t: int, b: int, name: str) -> None:
+    "Name motif (t, b) (empty: unnamed) and relabel the menus and its text panel."
+    name = str(name).strip()
+    if name: self.names[t, b] = name
+    else: self.names.pop((t, b), None)
+    if (t, b) in self._pages: self._pages[t, b].children[1].value = self.info_html(t, b)
+    if getattr(self, "bottom", None) is not None and self.top.value == t and not self.static:
+        self.bottom.unobserve(self._on_bottom, names="value")
+        value, self.bottom.options = self.bottom.value, self.bottom_options(t)
+        self.bottom.value = value
+        self.bottom.observe(self._on_bottom, names="value")
+
+@patch
+def motif_names(self: MotifBrowser) -> MotifNames:
+    "The browser's names and merges as a `naming.MotifNames`."
+    top = {int(k): str(v) for k, v in self.names.items() if not isinstance(k, tuple)}
+    motifs = {int(k[0]) * self.n_bottom + int(k[1]): str(v) for k, v in self.names.items() if isinstance(k, tuple)}
+    return MotifNames(self.n_top, self.n_bottom, top, motifs, [list(g) for g in self.merge])
+
+@patch
+def save_names(self: MotifBrowser, path=None) -> Path:
+    "Write the names (and merges) to `path` (default: `names_path`) as motifs.yaml, atomically; returns the path."
+    path = path or self.names_path
+    if path is None: raise VQMapError("save_names: no path; pass one, or give the browser names_path=")
+    return save_motif_names(_parse_names(self.motif_names().to_dict(), self.n_top, self.n_bottom), path)  # validated on the way
+
+@patch
+def _on_name(self: MotifBrowser, change) -> None:
+    self.rename(self.top.value, self.bottom.value, change["new"])
+
+@patch
+def _on_save(self: MotifBrowser, button=None) -> None:
+    try: self.status.value = f"saved <code>{_html.escape(str(self.save_names()))}</code>"
+    except VQMapError as e: self.status.value = f"<span style='color:#b00'>{_html.escape(str(e))}</span>"
 
 # %% ../nbs/35_widgets.ipynb #6b93dd8f
 def _linked_menu(options, pages, description) -> tuple[W.Dropdown, W.Stack]:
@@ -192,9 +244,10 @@ def read_transitions(path, n: int, session: str = "all") -> np.ndarray | None:
     return C
 
 def load_motif_browser(out_dir, # an inference output folder with codebook/motif_examples.npz
+                       names_path=None, # where 'Save names' writes motifs.yaml; default: beside the checkpoint
                        **kw, # passed to `MotifBrowser` (e.g. static=True, n_examples=2)
                       ):
-    "A `MotifBrowser` widget over the prototypes and examples written by the codebook mode."
+    "A `MotifBrowser` widget over the prototypes and examples written by the codebook mode; names and merges as analysed."
     out_dir = Path(out_dir)
     path = out_dir / "codebook" / "motif_examples.npz"
     if not path.exists(): raise VQMapError(f"{path}: not found; run the 'codebook' mode first")
@@ -203,12 +256,19 @@ def load_motif_browser(out_dir, # an inference output folder with codebook/motif
     P = d["prototypes"].reshape(n_top, n_bottom, *d["prototypes"].shape[1:])   # (n_top, n_bottom, T, K, D)
     examples = {(int(t), int(b)): [c for c in clips if np.isfinite(c).any()]
                 for t, b, clips in zip(d["top"], d["bottom"], d["examples"])}
-    saved = json.loads(str(d["names"])) if "names" in d.files else {}       # names of the analysis (`naming`)
-    names = {int(t): n for t, n in saved.get("top", {}).items()}
-    names |= {tuple(int(v) for v in k.split(".")): n for k, n in saved.get("motifs", {}).items()}
+    saved = _parse_names(json.loads(str(d["names"])) if "names" in d.files else {}, n_top, n_bottom, str(path))  # `naming`
+    names = dict(saved.top) | {divmod(m, n_bottom): n for m, n in saved.motifs.items()}
     return MotifBrowser(P, Skeleton.from_dict(json.loads(str(d["skeleton"]))), fps=float(d["fps"]), examples=examples,
                         usage=d["usage"].reshape(n_top, n_bottom), names={**names, **kw.pop("names", {})},
-                        transitions=read_transitions(out_dir / "transitions_bottom.csv", n_top * n_bottom), **kw)
+                        transitions=read_transitions(out_dir / "transitions_bottom.csv", n_top * n_bottom),
+                        merge=kw.pop("merge", saved.merge), names_path=names_path or _default_names_path(out_dir, d), **kw)
+
+def _default_names_path(out_dir: Path, d) -> Path:
+    "motifs.yaml where the analysis said (beside its checkpoint), else EXPDIR/checkpoints/ for EXPDIR/inference, else the folder."
+    said = str(d["names_path"]) if "names_path" in d.files else ""
+    if said: return Path(said)
+    ckpts = out_dir.resolve().parent / "checkpoints"
+    return ckpts / "motifs.yaml" if out_dir.name == "inference" and ckpts.is_dir() else out_dir / "motifs.yaml"
 
 # %% ../nbs/35_widgets.ipynb #aafb6254
 _K3D_COLORS = {"left": 0x1F77B4, "right": 0xD62728, "mid": 0x555555}

@@ -257,13 +257,16 @@ def _npz_synthetic(z) -> dict:
 def read_numpy(path) -> list[dict]:
     "`.npy` (one array) or `.npz` (synthetic format, or one array per session)."
     z = np.load(path, allow_pickle=False)
-    if isinstance(z, np.ndarray): return [_record(_rank3(z, path, "array"))]
+    if isinstance(z, np.ndarray): return [_record(_rank3(z, path))]
     with z:
         if "position" in z.files: return [_npz_synthetic(z)]
         return [_record(_rank3(z[k], path, k), session=k) for k in z.files]
 
-def _rank3(a, path, key) -> np.ndarray:
-    if a.ndim != 3: raise VQMapError(f"{path}: '{key}' must be a (time, keypoint, space) array with 3 dims, got shape {a.shape}")
+def _rank3(a, path, key=None) -> np.ndarray:
+    "`a` when it is a (time, keypoint, space) array; else a one-line error with the shape expected and the shape got."
+    if a.ndim != 3:
+        what = f"'{key}' must be" if key else "expected"
+        raise VQMapError(f"{path}: {what} a (T, K, D) array of (time, keypoint, space) with 3 dims, got shape {a.shape}")
     return a
 
 # %% ../../nbs/04_data.io.ipynb #36515a45

@@ -18,8 +18,20 @@ from pathlib import Path
 import numpy as np
 
 from ..core import VQMapError
-from .io import (PER_FRAME_KEYS, Poses, _decode, _expand, _finish, _fps, _label_meta, _names, _rank3,
-                              _record, detect_format, load_poses)
+from vqmap_nb.data.io import (
+    PER_FRAME_KEYS,
+    Poses,
+    _decode,
+    _expand,
+    _finish,
+    _fps,
+    _label_meta,
+    _names,
+    _rank3,
+    _record,
+    detect_format,
+    load_poses,
+)
 from .skeleton import load_skeleton
 
 # %% auto #0
@@ -111,7 +123,7 @@ def _mapped_recording(path: Path, fps, sk, conf_threshold) -> Recording | None:
             meta = {k: v for k, v in _label_meta(z).items() if k == "label_names"}
             keys = [k for k in ("position", "confidence", *PER_FRAME_KEYS) if k in z.files]
         arrays = {k: mapped_array(path, k) for k in keys}
-    pos = _rank3(arrays["position"], path, "position")
+    pos = _rank3(arrays["position"], path, "position" if path.suffix.lower() == ".npz" else None)
     rec = _record(pos[:0], names=names, fps=file_fps)
     f, fps_src = _fps(rec, "numpy", fps)
     kp = _names(rec, path, sk)

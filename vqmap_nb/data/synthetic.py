@@ -219,9 +219,12 @@ def simulate_session(seed: int = 0, # schedule seed (same seed -> same schedule 
                     ) -> Poses:
     "Simulate one session; labels and schedule in `meta`."
     sp = _species(species)
-    if not fps > 0: raise VQMapError(f"fps={fps}: the frame rate must be a positive number")
+    number = lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and 0 < v < float("inf")
+    shown = lambda v: repr(v) if isinstance(v, str) else v
+    if not number(fps): raise VQMapError(f"fps={shown(fps)}: the frame rate must be a positive number")
+    if not number(seconds): raise VQMapError(f"seconds={shown(seconds)}: the length of a session must be a positive number")
     T = int(round(seconds * fps))
-    if T < 1: raise VQMapError(f"seconds={seconds}: a session needs at least one frame")
+    if T < 1: raise VQMapError(f"seconds={seconds} at fps={fps}: a session needs at least one frame")
     sub_idx, jitter = _schedule(seed, T, fps, speed_var=speed_var)
     rng = np.random.default_rng([seed, 100, zlib.crc32(species.encode())])
     dims = _scaled_dims(sp["dims"], proportion_var, rng)

@@ -50,8 +50,9 @@ class WindowDataset:
         self.session_names = list(session_names) if session_names is not None else [str(i) for i in range(len(feats))]
         self.lengths = np.array([len(f) for f in feats])
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(int)
-        self.data = torch.as_tensor(np.concatenate(feats).astype(np.float32))  # (N_frames, F)
-        self.starts = np.concatenate([_valid_starts(i, v, self.window, self.stride) for i, v in enumerate(valid)])
+        data = np.concatenate(feats) if len(feats) else np.zeros((0, 0))    # no sessions (val_fraction=0): no windows
+        self.data = torch.as_tensor(data.astype(np.float32))  # (N_frames, F)
+        self.starts = np.concatenate([np.zeros((0, 2), int)] + [_valid_starts(i, v, self.window, self.stride) for i, v in enumerate(valid)])
         self.index = torch.as_tensor(self.offsets[self.starts[:, 0]] + self.starts[:, 1])  # (N,) global start frame
         self.labels = None if labels is None else _window_labels(labels, self.starts, self.window)
 
