@@ -20,6 +20,8 @@ from vqmap_nb import movies
 from vqmap_nb.cli import infer_main, train_main
 from vqmap_nb.data.synthetic import simulate_session
 
+pytestmark = pytest.mark.xdist_group("test_analysis_modes_cli")  # one worker runs this file (its module fixtures are built once)
+
 N_TOP, N_BOTTOM = 3, 2
 TINY = ["model.width=16", "model.depth=1", "model.code_dim=8", f"model.n_top={N_TOP}", f"model.n_bottom={N_BOTTOM}",
         "model.downsample=8", "dataset.preprocess.window=32", "train.epochs=1", "train.progress=false",

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.xdist_group("test_architecture")  # one worker runs this file (its module fixtures are built once)
+
 PKG = Path(__file__).resolve().parents[1] / "vqmap_nb"
 MODULES = {".".join(p.relative_to(PKG.parent).with_suffix("").parts): p for p in sorted(PKG.rglob("*.py"))
            if p.name not in ("__init__.py", "_modidx.py")}

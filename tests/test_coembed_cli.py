@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 from helpers import error_line, run_script
 
+pytestmark = pytest.mark.xdist_group("test_coembed_cli")  # one worker runs this file (its module fixtures are built once)
+
 REPO = Path(__file__).resolve().parents[1]
 SECONDS, FPS = 8, 30
 TINY = ["train.epochs=1", "+train.max_steps_per_epoch=2", "train.progress=false", "train.device=cpu",

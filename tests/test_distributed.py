@@ -15,7 +15,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["dataset.n_sessions=3", "dataset.seconds=30", "dataloader.batch_size=32", "model.width=32", "model.depth=1",
         "model.code_dim=16", "train.epochs=1", "train.progress=false", "seed=3"]
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="gloo process groups over TCP on POSIX only")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="gloo process groups over TCP on POSIX only"), pytest.mark.xdist_group("test_distributed")]  # one worker runs this file (its module fixtures are built once)
 
 
 def run(args, timeout=240):

@@ -25,6 +25,8 @@ from vqmap_nb.cli import infer_main, synth_main, train_main
 from vqmap_nb.core import VQMapError, load_torch
 from vqmap_nb.train import load_checkpoint, load_model
 
+pytestmark = pytest.mark.xdist_group("test_faults")  # one worker runs this file (its module fixtures are built once)
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["dataset.n_sessions=3", "dataset.seconds=30", "model.width=16", "model.depth=1", "model.code_dim=8",
         "train.epochs=1", "train.progress=false", "dataloader.batch_size=64"]

@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 from helpers import error_line, run_script
 
+pytestmark = pytest.mark.xdist_group("test_inference_cli")  # one worker runs this file (its module fixtures are built once)
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["train.epochs=1", "train.progress=false", "model.width=32", "model.depth=1", "model.code_dim=16",
         "model.n_top=4", "model.n_bottom=3", "model.downsample=8", "dataloader.batch_size=64"]

@@ -8,6 +8,8 @@ from vqmap_nb.core import VQMapError
 from vqmap_nb.data.io import Poses, load_poses
 from vqmap_nb.data.skeleton import load_skeleton
 
+pytestmark = pytest.mark.xdist_group("test_loaders")  # one worker runs this file (its module fixtures are built once)
+
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 CASES = [  # file, kwargs, shape per session, n sessions, fps
     ("dannce_mouse3d/markerless_mouse_1_save_data_AVG.mat", dict(skeleton="mouse22"), (1000, 22, 3), 1, 100),

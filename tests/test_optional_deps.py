@@ -7,6 +7,8 @@ import pytest
 from vqmap_nb import export, movies
 from vqmap_nb.core import VQMapError
 
+pytestmark = pytest.mark.xdist_group("test_optional_deps")  # one worker runs this file (its module fixtures are built once)
+
 
 def test_movie_falls_back_to_gif(tmp_path, monkeypatch):
     for m in ("imageio", "imageio_ffmpeg"): monkeypatch.setitem(sys.modules, m, None)   # as if not installed

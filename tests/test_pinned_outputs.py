@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 from helpers import run_script
 
+pytestmark = pytest.mark.xdist_group("test_pinned_outputs")  # one worker runs this file (its module fixtures are built once)
+
 DATA = Path(__file__).resolve().parent / "data"
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.xdist_group("test_train_cli")  # one worker runs this file (its module fixtures are built once)
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["dataset.n_sessions=3", "dataset.seconds=30", "train.epochs=1", "train.progress=false"]
 

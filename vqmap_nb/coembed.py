@@ -16,10 +16,11 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .core import VQMapError, dataclass_from_dict, suggest
-from .vqvae import HVQVAE, Adapter, VQOutput, VQVAEConfig, mirror_invariant, moving_average
+from .vqvae import HVQVAE, Adapter, VQOutput, VQVAEConfig, moving_average, probe_affine
 
 # %% auto #0
-__all__ = ['OWN_KEYS', 'CoEmbedConfig', 'resample_time', 'CoEmbedOutput', 'coral_loss', 'CoEmbedVQVAE', 'DatasetView']
+__all__ = ['OWN_KEYS', 'CoEmbedConfig', 'resample_time', 'CoEmbedOutput', 'coral_loss', 'MotionProbe', 'CoEmbedVQVAE',
+           'DatasetView']
 
 # %% ../nbs/14_coembed.ipynb #1019bac2
 @dataclass
@@ -30,7 +31,6 @@ class CoEmbedConfig:
     align_weight: float = 0.0                        # weight of the CORAL term (0 = off)
     core_fps: float | None = None                    # frame rate of the shared core; None = the lowest dataset rate
     shared_weight: float = 0.0                       # weight of the shared head's term (0 = no shared head)
-    n_shared: int = 3                                # trailing features every dataset shares (the global motion)
     fps: dict = field(default_factory=dict)          # {dataset name: its frame rate}; empty = all at the core's rate
     core: VQVAEConfig = field(default_factory=VQVAEConfig)
 
@@ -65,7 +65,7 @@ class CoEmbedConfig:
                              f"it is close to a whole number of frames")
         return n
 
-OWN_KEYS = ("adapter_dim", "align_weight", "core_fps", "shared_weight", "n_shared")
+OWN_KEYS = ("adapter_dim", "align_weight", "core_fps", "shared_weight")
 
 def _rate(v, where: str) -> float:
     "A frame rate, checked (a one-line error naming the config key otherwise)."
@@ -106,6 +106,15 @@ def coral_loss(zs: list[Tensor]) -> Tensor:
     return torch.stack([((m[i][0] - m[j][0]) ** 2).mean() + ((m[i][1] - m[j][1]) ** 2).mean() for i, j in pairs]).mean()
 
 # %% ../nbs/14_coembed.ipynb #cbe496fc
+class MotionProbe(nn.Module):
+    "A dataset's affine map from normalised features (..., F) to the body's raw forward, lateral speed and turning rate (..., 3)."
+    def __init__(self, n_features: int):
+        super().__init__()
+        self.register_buffer("matrix", torch.zeros(n_features, 3))
+        self.register_buffer("offset", torch.zeros(3))
+    def forward(self, x: Tensor) -> Tensor: return x @ self.matrix + self.offset      # (..., 3)
+
+# %% ../nbs/14_coembed.ipynb #d6c8cc8c
 class CoEmbedVQVAE(nn.Module):
     "A shared `HVQVAE` core between per-dataset adapters (F_s -> C -> F_s)."
     def __init__(self, cfg: CoEmbedConfig):
@@ -118,10 +127,8 @@ class CoEmbedVQVAE(nn.Module):
         self.align_weight = float(cfg.align_weight)
         self.core = HVQVAE(dataclasses.replace(cfg.core, n_features=cfg.adapter_dim), adapter=False)
         self.adapters = nn.ModuleDict({k: self.core.new_adapter(f, linear=True) for k, f in self.n_features.items()})
-        n_shared = int(cfg.n_shared) * (2 if self.core.symmetric_top else 1)
-        self.shared_head = nn.Linear(self.core.bottleneck.top.code_dim, n_shared) if cfg.shared_weight > 0 else None
-        if self.shared_head is not None and not 0 < cfg.n_shared <= min(self.n_features.values()):
-            raise VQMapError(f"config 'model.n_shared': {cfg.n_shared} shared features, but a dataset has only {min(self.n_features.values())}")
+        self.shared_head = nn.Linear(self.core.bottleneck.top.code_dim, 2) if cfg.shared_weight > 0 else None
+        self.motion = nn.ModuleDict({k: MotionProbe(f) for k, f in self.n_features.items()} if cfg.shared_weight > 0 else {})
         self.downsample, self.n_top, self.n_bottom = self.core.downsample, self.core.n_top, self.core.n_bottom
         self._register_load_state_dict_pre_hook(_old_coembed_keys)
 
@@ -175,11 +182,23 @@ def from_core(self: CoEmbedVQVAE, y: Tensor, name: str) -> Tensor:
     return resample_time(y, y.shape[1] // self.downsample * self.frames_per_code(name))
 
 @patch
+def set_motion(self: CoEmbedVQVAE, name: str, motion_fn) -> CoEmbedVQVAE:
+    "Store dataset `name`'s map from normalised features to raw (forward, lateral, turning) motion, probed from `motion_fn`."
+    self.adapter(name)
+    if name not in self.motion: return self                                          # no shared head: nothing to anchor
+    W, b = probe_affine(motion_fn, self.n_features[name])                            # (F, 3), (3,)
+    self.motion[name].matrix.copy_(W)
+    self.motion[name].offset.copy_(b)
+    return self
+
+@patch
 def shared_target(self: CoEmbedVQVAE, x: Tensor, name: str) -> Tensor:
-    "(B, L * downsample, F) on the core's clock -> (B, L, n) each code's span mean of the shared features (mirror-invariant)."
-    g = x[..., -self.cfg.n_shared:]                                                  # (B, T, n_shared)
-    if self.core.symmetric_top: g = mirror_invariant(g, self.adapter(name).mirror(x)[..., -self.cfg.n_shared:])
-    t = rearrange(g, "b (l s) f -> b l s f", s=self.downsample).mean(2)            # (B, L, n)
+    "(B, L * downsample, F) on the core's clock -> (B, L, 2) each code's log ground speed and log |turning rate|, standardised in the batch."
+    g = self.motion[name](x.float())                                                 # (B, T, 3) raw fwd, lat, turn
+    m = torch.stack([torch.hypot(g[..., 0], g[..., 1]), g[..., 2].abs()], -1)        # (B, T, 2) mirror-invariant
+    t = rearrange(m, "b (l s) f -> b l s f", s=self.downsample).mean(2)            # (B, L, 2) per code
+    t = torch.log(t + 0.1 * t.mean((0, 1)) + 1e-12)                                 # speeds span decades: compare ratios
+    t = (t - t.mean((0, 1))) / t.std((0, 1), correction=0).clamp_min(1e-6)           # the species' own scale
     return moving_average(t, self.core.top_pool)                                    # as the top level reads its latents
 
 @patch
@@ -243,7 +262,7 @@ class DatasetView(nn.Module):
         self.coembed, self.name, self.ad = model, name, model.adapter(name)
         self.n_features = model.n_features[name]
         self.downsample = model.frames_per_code(name)                     # in this dataset's own frames
-        self.n_top, self.n_bottom = model.n_top, model.n_bottom
+        self.n_top, self.n_bottom, self.top_pool = model.n_top, model.n_bottom, model.core.top_pool
 
     @property
     def n_motifs(self) -> int: return self.coembed.n_motifs

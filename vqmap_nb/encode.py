@@ -76,10 +76,11 @@ def receptive_field(model, # has `latents(x (B, T, F)) -> (B, L, D)` and `downsa
         n_frames *= 2
 
 def stream_margin(model, pre) -> int:
-    "Context frames needed on each side of a chunk: receptive field, gap filling, smoothing and velocity reach."
+    "Context frames needed on each side of a chunk: receptive field, the top level's averaging, gap filling, smoothing and velocity reach."
     if not hasattr(model, "_vqmap_rf"):
         model._vqmap_rf = receptive_field(model, pre.n_features)
-    return 2 * model._vqmap_rf + int(getattr(pre, "max_gap", 10)) + int(getattr(pre, "smooth", 1)) + 8
+    pool = (int(getattr(model, "top_pool", 1)) // 2) * int(model.downsample)    # the top level's averaged context
+    return 2 * model._vqmap_rf + pool + int(getattr(pre, "max_gap", 10)) + int(getattr(pre, "smooth", 1)) + 8
 
 def stream_align(model, pre) -> int:
     "Chunk boundaries are multiples of this: covers every stride inside the encoder and whole windows."

@@ -325,9 +325,10 @@ def coembed_loss_fn(pres: dict, augment_cfgs: dict, mirror_weight: float = 0.0):
         for k, o in out.outputs.items(): logs[f"perplexity_top_{k}"] = float(o.top.perplexity)
         raw = getattr(model, "module", model)
         if mirror_weight > 0 and not raw.core.symmetric_top:  # a symmetric top shares it exactly: nothing to pull
-            m = torch.stack([raw.core.mirror_loss(x, pres[k].mirror_features(x), raw.adapter(k)) for k, x in batch.items()]).mean()
+            m = torch.stack([raw.core.mirror_loss(raw.to_core(x, k), raw.to_core(pres[k].mirror_features(x), k), raw.adapter(k))
+                             for k, x in batch.items()]).mean()
             loss = loss + mirror_weight * m
-            logs["mirror"] = float(m)
+            logs["mirror"] = float(m.detach())
         return loss, logs
     return loss_fn
 
@@ -381,7 +382,9 @@ def fit_coembed(cfg: dict) -> Path:
     mcfg = model_config({**cfg["model"], "name": "coembed"}, {}, fps)
     data = prepare_datasets(cfg, {k: mcfg.frames_per_code(k) for k in subs}, min_windows=per)
     model = build_model({**cfg["model"], "name": "coembed"}, {k: d["pre"].n_features for k, d in data.items()}, fps)
-    for k, d in data.items(): model.set_mirror(k, d["pre"].mirror_features)   # used by symmetric_top
+    for k, d in data.items():
+        model.set_mirror(k, d["pre"].mirror_features)                            # used by symmetric_top
+        if model.shared_head is not None: model.set_motion(k, d["pre"].raw_motion)   # the shared head's movement
     train_w = {k: d["train"] for k, d in data.items()}
     val_w = {k: d["val"] if len(d["val"]) else d["train"] for k, d in data.items()}
     max_steps = cfg.get("train", {}).get("max_steps_per_epoch")

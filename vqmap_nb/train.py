@@ -127,6 +127,7 @@ class Trainer:
         self.ckpt_dir = self.expdir / "checkpoints"
         self.steps_per_epoch = steps_per_epoch or self._count_steps()
         self.total_steps, self.epochs = _schedule(self.tcfg, self.steps_per_epoch)
+        self.val_every()                                                  # a bad setting fails before anything is written
         self.opt = build_optimizer(self.model, cfg.get("optimizer", {}))
         self.sched = build_scheduler(self.opt, cfg.get("lr_scheduler", {}), self.total_steps)
         self.amp = bool(self.tcfg.get("amp", True)) and self.device.type == "cuda"
@@ -252,13 +253,14 @@ def fit(self: Trainer, stop_after: int | None = None) -> dict:
     self._prepare_expdir()
     if self.distributed and not hasattr(self.model, "module"):
         self.model = nn.parallel.DistributedDataParallel(self.model)
-    val_every = max(1, int(self.tcfg.get("val_every", 1)))
+    val_every, last = self.val_every(), min(self.epochs, stop_after or self.epochs)
     if self.is_main: print(self.plan(), flush=True)
     bar = self._progress() if self.tcfg.get("progress", True) and self.is_main and sys.stderr.isatty() else None
-    while self.epoch < min(self.epochs, stop_after or self.epochs):
+    while self.epoch < last:
         row = {"epoch": self.epoch + 1, **self.train_epoch(bar)}
         self.epoch += 1
-        if self.val_fn is not None and (self.epoch % val_every == 0 or self.epoch == self.epochs):
+        if self.epoch % val_every and self.epoch != last: continue        # validate, save and log every val_every epochs
+        if self.val_fn is not None:
             self.raw_model.eval()
             with torch.no_grad(): row.update(_all_reduce_mean(self.val_fn(self.raw_model)))
         best = row.get("val_loss", float("inf")) < self.best_val
@@ -270,6 +272,15 @@ def fit(self: Trainer, stop_after: int | None = None) -> dict:
             self._summary(row, bar)
     if bar is not None: bar.close()
     return self.rows[-1] if self.rows else {}
+
+@patch
+def val_every(self: Trainer) -> int:
+    "Epochs between validations (and checkpoints and log lines): `train.val_every`, or about 25 times per run when null."
+    v = self.tcfg.get("val_every")
+    if v is None: return max(1, math.ceil(self.epochs / 25))
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise VQMapError(f"config 'train.val_every': expected int >= 1 or null, got {v!r}")
+    return v
 
 @patch
 def _progress(self: Trainer):

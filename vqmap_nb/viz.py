@@ -503,8 +503,10 @@ def plot_filmstrip(clips: list, # [(T, K_i, D)] one clip per skeleton, same T
             _set_equal_limits(ax, c)                                  # the whole clip's limits: movement shows
             ax.set_xticklabels([]); ax.set_yticklabels([])
             if c.shape[-1] == 3: ax.set_zticklabels([])
-            if j == 0 and titles: ax.set_title(str(titles[i]), fontsize=8, loc="left")
-            if i == len(clips) - 1: ax.set_xlabel(f"{t / fps:.1f} s" if fps else f"frame {t}", fontsize=7)
+            if i == 0: ax.set_title(f"{t / fps:.1f} s" if fps else f"frame {t}", fontsize=8)
+            if j == 0 and titles:
+                (ax.text2D if c.shape[-1] == 3 else ax.text)(-0.1, 0.5, str(titles[i]), transform=ax.transAxes,
+                                                             rotation=90, va="center", ha="right", fontsize=8)
     return fig
 
 def plot_grouped_usage(usage: dict, # {dataset or group: (n,) usage per code}

@@ -221,6 +221,14 @@ def mirror_features(self: Preprocessor, x: torch.Tensor) -> torch.Tensor:
     raw = (x * std + mean)[..., self._mirror_perm().to(x.device)] * self._mirror_sign().to(x)
     return (raw - mean) / std
 
+# %% ../../nbs/05_data.preprocess.ipynb #fdb4b0c5
+@patch
+def raw_motion(self: Preprocessor, x: torch.Tensor) -> torch.Tensor:
+    "Normalised features `(..., F)` -> forward speed, lateral speed and turning rate `(..., 3)` per frame, in data units."
+    if not self.global_features: raise VQMapError("Preprocessor: no global motion features (global_features=False)")
+    mean, std = self.mean.to(x)[self.n_pos:], self.std.to(x)[self.n_pos:]
+    return x[..., self.n_pos:] * std + mean
+
 # %% ../../nbs/05_data.preprocess.ipynb #5cf0a081
 _CONFIG_KEYS = ("window", "stride", "conf_threshold", "max_gap", "align", "global_features", "global_weight", "smooth", "fps")
 
