@@ -72,3 +72,18 @@ def test_bad_yaml(tmp_path):
     bad = tmp_path / "bad.yaml"; bad.write_text("expdir: [1, 2\n")
     r = run("train.py", bad)
     assert r.returncode == 2 and "bad.yaml: not valid yaml" in r.stderr
+
+
+def test_gpu_train_setting(tmp_path):
+    "configs/train/gpu.yaml: the keys of base.yaml, swapped in as the whole train section, overridable after it; one CPU step runs."
+    from vqmap_nb.config import load_config, load_yaml
+    from vqmap_nb.train import TRAIN_KEYS
+    gpu, base = load_yaml(REPO / "configs/train/gpu.yaml"), load_yaml(REPO / "configs/train/base.yaml")
+    assert list(gpu) == list(base) and set(gpu) <= set(TRAIN_KEYS) and gpu["device"] == "cuda" and gpu["amp"] is True
+    cfg = load_config(REPO / "configs/base/vqvae.yaml", [f"train={REPO / 'configs/train/gpu.yaml'}", "dataloader.batch_size=512"])
+    assert cfg["train"] == gpu and cfg["dataloader"]["batch_size"] == 512
+    r = run("train.py", "configs/base/vqvae.yaml", f"expdir={tmp_path / 'gpu'}", "train=configs/train/gpu.yaml",
+            "dataloader.batch_size=512", "train.device=cpu", "train.steps=1", *TINY[:2], "train.progress=false")
+    assert r.returncode == 0, r.stderr
+    saved = yaml.safe_load((tmp_path / "gpu" / "parameters.yaml").read_text())
+    assert saved["train"] == {**gpu, "device": "cpu", "steps": 1, "progress": False} and saved["dataloader"]["batch_size"] == 512

@@ -12,6 +12,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from .core import VQMapError, atomic_write, to_numpy
 from .data.io import Poses
@@ -19,20 +20,19 @@ from .data.recordings import Recording
 
 # %% auto #0
 __all__ = ['CODE_COLUMNS', 'pad_to_multiple', 'frame_codes', 'chunk_plan', 'receptive_field', 'stream_margin', 'stream_align',
-           'Chunk', 'encode_steps', 'motif_ids', 'encode_chunks', 'encode_session', 'codes_frame', 'write_chunk',
-           'write_codes_csv']
+           'Chunk', 'feature_device', 'encode_steps', 'motif_ids', 'encode_chunks', 'encode_session', 'codes_frame',
+           'write_chunk', 'write_codes_csv']
 
 # %% ../nbs/21_encode.ipynb #ac025573
-def pad_to_multiple(feats: np.ndarray, # (T, F) features
+def pad_to_multiple(feats: torch.Tensor, # (T, F) features
                     multiple: int, # pad T up to a multiple of this
                     min_len: int = 0, # and to at least this many frames
-                   ) -> np.ndarray:
+                   ) -> torch.Tensor:
     "Pad (T, F) at the end by reflection (edge-repeat when too short) to a multiple of `multiple`."
     T = len(feats)
     n = max(math.ceil(T / multiple) * multiple, math.ceil(min_len / multiple) * multiple) - T
     if n == 0: return feats
-    mode = "reflect" if T > n else "edge"
-    return np.pad(feats, ((0, n), (0, 0)), mode=mode)
+    return F.pad(feats.T[None], (0, n), mode="reflect" if T > n else "replicate")[0].T   # (T + n, F)
 
 def frame_codes(step_codes, # (L,) one code per latent step
                 downsample: int, # frames per step
@@ -102,12 +102,23 @@ class Chunk(NamedTuple):
     def stop(self) -> int: return self.start + len(self.top)
     def core(self, a: np.ndarray) -> np.ndarray: return a[self.start - self.lo:self.stop - self.lo]   # (n, ...) of feats/valid
 
+def feature_device(model, features_on: str | None = "auto") -> torch.device | None:
+    "Where `encode_chunks` prepares features: None = numpy on the CPU; 'auto' = the model's device when it is CUDA, else None."
+    dev = next(model.parameters()).device
+    if features_on == "auto": return dev if dev.type == "cuda" else None
+    if features_on in (None, "numpy"): return None
+    if features_on == "model": return dev
+    try: return torch.device(features_on)
+    except (RuntimeError, TypeError):
+        raise VQMapError(f"features_on: expected auto, numpy, model or a device such as cuda:0, got {features_on!r}") from None
+
 @torch.no_grad()
-def encode_steps(model, feats: np.ndarray, min_len: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def encode_steps(model, feats, # (T, F) features: numpy, or a tensor (on any device)
+                 min_len: int = 0) -> tuple[np.ndarray, np.ndarray]:
     "(T, F) features -> top, bottom codes per latent step, each (ceil(T / downsample),)."
-    x = pad_to_multiple(np.nan_to_num(feats), model.downsample, min_len)
     p = next(model.parameters())
-    top, bottom = model.encode(torch.as_tensor(x, dtype=p.dtype, device=p.device)[None])  # (1, L) each
+    x = torch.as_tensor(feats).to(p.device, p.dtype).nan_to_num()              # (T, F) on the model's device
+    top, bottom = model.encode(pad_to_multiple(x, model.downsample, min_len)[None])  # (1, L) each
     return to_numpy(top[0]).astype(np.int64), to_numpy(bottom[0]).astype(np.int64)
 
 def motif_ids(model, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
@@ -124,15 +135,18 @@ def encode_chunks(model, pre, # trained model and its preprocessor
                   rec, # a `Recording` (read a slice at a time) or `Poses`
                   chunk: int | None = 8192, # frames per chunk; None = one shot
                   context: int = 0, # at least this many frames of features on each side of a core (for windows)
+                  features_on: str | None = "auto", # auto | numpy | model | a device: where features are prepared
                  ) -> Iterator[Chunk]:
     "Yield each chunk's codes with the features around it; concatenated cores cover the recording once."
     rec = _as_recording(rec)
     ds, T = int(model.downsample), rec.n_frames
     margin = max(stream_margin(model, pre), int(context))
+    dev = feature_device(model, features_on)
     for lo, hi, a, b in chunk_plan(T, chunk or T, margin, stream_align(model, pre)):
         poses = rec.read(lo, hi)
-        feats, valid = pre.features(poses, check=False)                    # (hi-lo, F), (hi-lo,)
+        feats, valid = pre.features(poses, check=False, device=dev)         # (hi-lo, F), (hi-lo,): numpy, or tensors on dev
         top, bottom = encode_steps(model, feats, int(getattr(pre, "window", 0)))
+        if dev is not None: feats, valid = feats.cpu().numpy(), valid.cpu().numpy()
         keep = slice(a - lo, b - lo)
         ok = valid[keep]
         top, bottom = frame_codes(top, ds, hi - lo)[keep], frame_codes(bottom, ds, hi - lo)[keep]
@@ -142,9 +156,10 @@ def encode_chunks(model, pre, # trained model and its preprocessor
 def encode_session(model, pre, # trained model and its preprocessor (from `load_model`)
                    poses, # one recording (`Poses` or `Recording`)
                    chunk: int | None = 8192, # frames per chunk; None encodes the whole recording at once
+                   features_on: str | None = "auto", # where features are prepared (`feature_device`)
                   ) -> dict[str, np.ndarray]:
     "Frame-level codes of one recording: `{'top', 'bottom', 'motif'}` each (T,) int64, -1 on missing frames."
-    parts = list(encode_chunks(model, pre, poses, chunk))
+    parts = list(encode_chunks(model, pre, poses, chunk, features_on=features_on))
     return {k: np.concatenate([getattr(p, k) for p in parts]) for k in ("top", "bottom", "motif")}
 
 # %% ../nbs/21_encode.ipynb #950efb76
@@ -162,9 +177,10 @@ def write_chunk(f, c: Chunk, fps: float, first: bool):
     "Append one chunk's rows to an open codes table."
     codes_frame(c, fps, c.start).to_csv(f, header=first, index=False, float_format="%.5f")
 
-def write_codes_csv(model, pre, rec, out_csv, chunk: int = 65536) -> int:
+def write_codes_csv(model, pre, rec, out_csv, chunk: int = 65536,
+                    features_on: str | None = "auto") -> int: # where features are prepared (`feature_device`)
     "Stream a recording to a codes CSV; returns the number of frames."
     rec = _as_recording(rec)
     with atomic_write(Path(out_csv), "w") as f:
-        for i, c in enumerate(encode_chunks(model, pre, rec, chunk)): write_chunk(f, c, rec.fps, i == 0)
+        for i, c in enumerate(encode_chunks(model, pre, rec, chunk, features_on=features_on)): write_chunk(f, c, rec.fps, i == 0)
     return rec.n_frames

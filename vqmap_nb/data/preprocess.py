@@ -5,11 +5,14 @@
 # %% ../../nbs/05_data.preprocess.ipynb #cfc01c32
 from __future__ import annotations
 
+import functools
+import math
 import numbers
 
 import numpy as np
 import torch
 from fastcore.basics import patch
+from torch import Tensor
 
 from ..core import VQMapError, to_numpy
 from .skeleton import Skeleton
@@ -18,26 +21,39 @@ from .skeleton import Skeleton
 __all__ = ['fill_gaps', 'smooth_frames', 'egocentric', 'global_motion', 'Preprocessor']
 
 # %% ../../nbs/05_data.preprocess.ipynb #bce6bbce
-def _gap_lengths(missing: np.ndarray) -> np.ndarray:
-    "Length of the NaN run each frame belongs to (0 where observed), `(T,)` bool -> `(T,)` int."
-    T = len(missing)
-    t = np.arange(T)
-    prev = np.maximum.accumulate(np.where(~missing, t, -1))
-    nxt = np.minimum.accumulate(np.where(~missing, t, T)[::-1])[::-1]
-    return np.where(missing, nxt - prev - 1, 0)
+def _numpy_io(fn):
+    "Let a torch function take numpy arrays too: they are computed as float64 CPU tensors and come back as numpy."
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not any(isinstance(a, np.ndarray) for a in args): return fn(*args, **kwargs)
+        out = fn(*(torch.from_numpy(np.array(a, np.float64)) if isinstance(a, np.ndarray) else a for a in args), **kwargs)
+        return tuple(o.numpy() for o in out) if isinstance(out, tuple) else out.numpy()
+    return wrapper
 
-def fill_gaps(position: np.ndarray, # (T, K, D), NaN = missing
+def _gap_bounds(missing: Tensor) -> tuple[Tensor, Tensor]:
+    "Last observed frame at or before each frame (-1: none) and first at or after it (T: none), `(T, ...)` bool -> 2 x `(T, ...)` int."
+    T = len(missing)
+    t = torch.arange(T, device=missing.device).reshape(-1, *[1] * (missing.ndim - 1))
+    prev = torch.where(missing, -1, t).cummax(0).values
+    nxt = torch.where(missing, T, t).flip(0).cummin(0).values.flip(0)
+    return prev, nxt
+
+@_numpy_io
+def fill_gaps(position: Tensor, # (T, K, D), NaN = missing (a numpy array gives a numpy array)
               max_gap: int = 10, # longest gap (frames) to interpolate
-             ) -> np.ndarray:
-    "Linearly interpolate gaps of at most `max_gap` frames, per keypoint; returns a new `(T, K, D)` array."
-    out = position.astype(np.float64, copy=True)
-    t = np.arange(len(out))
-    for k in range(out.shape[1]):
-        miss = np.isnan(out[:, k]).any(-1)
-        if not miss.any() or miss.all(): continue
-        fill = miss & (_gap_lengths(miss) <= max_gap)
-        for d in range(out.shape[2]):
-            out[fill, k, d] = np.interp(t[fill], t[~miss], out[~miss, k, d])
+             ) -> Tensor:
+    "Linearly interpolate gaps of at most `max_gap` frames, per keypoint; returns a new `(T, K, D)`."
+    T = len(position)
+    miss = position.isnan().any(-1)                                              # (T, K)
+    prev, nxt = _gap_bounds(miss)                                                # (T, K) each
+    fill = miss & (nxt - prev - 1 <= max_gap) & ((prev >= 0) | (nxt < T))       # short gaps of observed keypoints
+    t, k = fill.nonzero(as_tuple=True)                                           # (M,) each
+    p, n = prev[t, k], nxt[t, k]
+    xp, xn = position[p.clamp(min=0), k], position[n.clamp(max=T - 1), k]       # (M, D) observed either side
+    xp, xn = torch.where((p < 0)[:, None], xn, xp), torch.where((n >= T)[:, None], xp, xn)   # ends: nearest value
+    w = ((t - p).to(position.dtype) / (n - p).to(position.dtype))[:, None]       # (M, 1)
+    out = position.clone()
+    out[t, k] = xp + w * (xn - xp)
     return out
 
 # %% ../../nbs/05_data.preprocess.ipynb #64c5b1fb
@@ -46,58 +62,67 @@ def _plane_axes(n_space: int, up_axis) -> tuple[int, int]:
     if n_space == 2 or up_axis is None: return 0, 1
     return {2: (0, 1), 0: (1, 2), 1: (2, 0)}[int(up_axis)]
 
-def _wrap(a: np.ndarray) -> np.ndarray:
+def _wrap(a: Tensor) -> Tensor:
     "Angles into [-pi, pi)."
-    return (a + np.pi) % (2 * np.pi) - np.pi
+    return torch.remainder(a + math.pi, 2 * math.pi) - math.pi
 
-def _central_diff(x: np.ndarray, wrap=False) -> np.ndarray:
+def _central_diff(x: Tensor, wrap=False) -> Tensor:
     "Per-frame rate of change (central differences, one-sided at the ends), `(T, ...)`."
-    d = np.diff(x, axis=0)
+    if len(x) < 2: return torch.zeros_like(x)
+    d = x.diff(dim=0)
     if wrap: d = _wrap(d)
-    return np.concatenate([d[:1], (d[:-1] + d[1:]) / 2, d[-1:]]) if len(x) > 1 else np.zeros_like(x)
+    return torch.cat([d[:1], (d[:-1] + d[1:]) / 2, d[-1:]])
 
-def _rotate(v: np.ndarray, angle: np.ndarray, a: int, b: int) -> np.ndarray:
+def _rotate(v: Tensor, angle: Tensor, a: int, b: int) -> Tensor:
     "Rotate axes (a, b) of `v` `(T, ..., D)` by `-angle` `(T,)`; other axes unchanged."
-    c, s = np.cos(angle), np.sin(angle)
-    c, s = c.reshape(-1, *[1] * (v.ndim - 2)), s.reshape(-1, *[1] * (v.ndim - 2))
-    out = v.copy()
+    c, s = angle.cos().reshape(-1, *[1] * (v.ndim - 2)), angle.sin().reshape(-1, *[1] * (v.ndim - 2))
+    out = v.clone()
     out[..., a], out[..., b] = c * v[..., a] + s * v[..., b], -s * v[..., a] + c * v[..., b]
     return out
 
-def smooth_frames(x: np.ndarray, n: int) -> np.ndarray:
+@_numpy_io
+def smooth_frames(x: Tensor, n: int) -> Tensor:
     "Centred moving average over `n` (odd) frames along axis 0, shorter at the ends; NaN frames stay NaN and are skipped."
     if n <= 1: return x
-    flat = x.reshape(len(x), -1)
-    ok = np.isfinite(flat)
-    pad = lambda a: np.concatenate([np.zeros((1, a.shape[1])), np.cumsum(a, 0)])   # prefix sums, (T+1, M)
-    s, c = pad(np.where(ok, flat, 0.0)), pad(ok.astype(np.float64))
-    lo, hi = np.clip(np.arange(len(x)) - n // 2, 0, len(x)), np.clip(np.arange(len(x)) + n // 2 + 1, 0, len(x))
-    with np.errstate(invalid="ignore", divide="ignore"): out = (s[hi] - s[lo]) / (c[hi] - c[lo])
-    return np.where(ok, out, np.nan).reshape(x.shape)
+    flat = x.reshape(len(x), -1)                                                 # (T, M)
+    ok = flat.isfinite()
+    pad = flat.new_zeros(n // 2, flat.shape[1])
+    window_sum = lambda a: torch.cat([pad, a, pad]).unfold(0, n, 1).sum(-1)     # (T, M): sums of n frames, no prefix sums
+    out = window_sum(torch.where(ok, flat, 0.0)) / window_sum(ok.to(flat.dtype))
+    return torch.where(ok, out, torch.nan).reshape(x.shape)
 
-def _unwrap(angle: np.ndarray) -> np.ndarray:
-    "Continuous heading `(T,)`: unwrapped across the finite frames, NaN kept."
-    out = angle.copy(); ok = np.isfinite(angle)
-    out[ok] = np.unwrap(angle[ok])
+def _unwrap(angle: Tensor) -> Tensor:
+    "Continuous heading `(T,)`: unwrapped across the finite frames (as `np.unwrap`), NaN kept."
+    ok = angle.isfinite()
+    p = angle[ok]
+    dd = p.diff()
+    step = torch.where((_wrap(dd) == -math.pi) & (dd > 0), math.pi, _wrap(dd))   # a jump of exactly +pi stays +pi
+    fix = torch.where(dd.abs() < math.pi, 0.0, step - dd)
+    out = angle.clone()
+    out[ok] = p + torch.cat([p.new_zeros(min(1, len(p))), fix.cumsum(0)])
     return out
 
-def egocentric(position: np.ndarray, sk: Skeleton,
+@_numpy_io
+def egocentric(position: Tensor, sk: Skeleton,
                smooth: int = 1, # frames of the centred moving average applied to the centre and the heading (1 = none)
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Egocentric positions `(T, K, D)`, centre `(T, D)` and heading angle `(T,)` of positions in skeleton order."
+              ) -> tuple[Tensor, Tensor, Tensor]:
+    "Egocentric positions `(T, K, D)` (dtype of `position`), float64 centre `(T, D)` and heading angle `(T,)` of positions in skeleton order."
     a, b = _plane_axes(sk.n_space, sk.up_axis)
-    centre = smooth_frames(position[:, sk.index(sk.center)].mean(1), smooth)  # (T, D)
-    head = position[:, sk.index(sk.anterior)].mean(1) - position[:, sk.index(sk.posterior)].mean(1)
-    angle = np.arctan2(head[:, b], head[:, a])
+    part = lambda names: position[:, sk.index(names).tolist()].double().mean(1)  # (T, D) float64 whatever `position` is
+    centre = smooth_frames(part(sk.center), smooth)                              # centre and heading in float64: cheap,
+    head = part(sk.anterior) - part(sk.posterior)                                # and float32 runs keep their speeds exact
+    angle = torch.atan2(head[:, b], head[:, a])
     if smooth > 1: angle = smooth_frames(_unwrap(angle), smooth)
-    shift = np.zeros_like(centre); shift[:, [a, b]] = centre[:, [a, b]]  # ground plane only
-    return _rotate(position - shift[:, None], angle, a, b), centre, angle
+    shift = torch.zeros_like(centre); shift[:, [a, b]] = centre[:, [a, b]]     # ground plane only
+    ego = _rotate(position - shift[:, None].to(position.dtype), _wrap(angle).to(position.dtype), a, b)
+    return ego, centre, angle
 
-def global_motion(centre: np.ndarray, angle: np.ndarray, sk: Skeleton) -> np.ndarray:
+@_numpy_io
+def global_motion(centre: Tensor, angle: Tensor, sk: Skeleton) -> Tensor:
     "Forward speed, lateral speed (egocentric, units/frame) and turning rate (rad/frame), `(T, 3)`."
     a, b = _plane_axes(sk.n_space, sk.up_axis)
     vel = _rotate(_central_diff(centre), angle, a, b)  # (T, D)
-    return np.stack([vel[:, a], vel[:, b], _central_diff(angle, wrap=True)], -1)
+    return torch.stack([vel[:, a], vel[:, b], _central_diff(angle, wrap=True)], -1)
 
 # %% ../../nbs/05_data.preprocess.ipynb #461d48a7
 class Preprocessor:
@@ -128,39 +153,52 @@ class Preprocessor:
 
 # %% ../../nbs/05_data.preprocess.ipynb #8a21e5fb
 @patch
-def _ordered(self: Preprocessor, poses) -> np.ndarray:
-    "Validated positions in skeleton order with low-confidence points set to NaN, `(T, K, D)` float64."
+def _ordered(self: Preprocessor, poses, device="cpu", dtype: torch.dtype = torch.float64) -> Tensor:
+    "Validated positions in skeleton order with low-confidence points set to NaN, `(T, K, D)` on `device` in `dtype`."
     sk = self.skeleton
     sk.validate(poses)
     names = sk.canonical_names(poses.keypoint_names)
-    pos = np.asarray(poses.position, np.float64)[:, [names.index(k) for k in sk.keypoints]]
+    order = [names.index(k) for k in sk.keypoints]
+    pos = torch.from_numpy(np.asarray(poses.position)[:, order]).to(device, dtype)   # moved as stored, cast there
     if poses.confidence is not None and self.conf_threshold is not None:
-        conf = np.asarray(poses.confidence)[:, [names.index(k) for k in sk.keypoints]]
-        pos[conf < self.conf_threshold] = np.nan
+        conf = torch.from_numpy(np.asarray(poses.confidence)[:, order]).to(device)
+        pos[conf < self.conf_threshold] = torch.nan
     return pos
 
 @patch
-def _check_session(self: Preprocessor, poses, pos) -> None:
+def _check_session(self: Preprocessor, poses, pos: Tensor) -> None:
     "One-line errors for sessions that cannot give a single window."
     src = poses.source or poses.name or "poses"
-    if np.isnan(pos).all(): raise VQMapError(f"{src}: every point is missing (all NaN)")
+    if bool(pos.isnan().all()): raise VQMapError(f"{src}: every point is missing (all NaN)")
     if len(pos) < self.window:
         raise VQMapError(f"{src}: {len(pos)} frames is shorter than one window ({self.window} frames)")
 
 @patch
-def raw_features(self: Preprocessor, poses,
-                 check: bool = True, # refuse sessions shorter than a window (off for chunks of a long recording)
-                ) -> tuple[np.ndarray, np.ndarray]:
-    "Unnormalised features `(T, F)` and valid mask `(T,)`."
-    pos = self._ordered(poses)
+def _raw(self: Preprocessor, poses, check: bool, device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    "Unnormalised features `(T, F)` (zeros on invalid frames) and valid mask `(T,)`, tensors on `device`."
+    pos = self._ordered(poses, device, dtype)                                    # (T, K, D)
     if check: self._check_session(poses, pos)
     pos = fill_gaps(pos, self.max_gap)
     ego, centre, angle = egocentric(pos, self.skeleton, self.smooth)
-    feats = [(ego if self.align else pos).reshape(len(pos), -1)]  # (T, K*D)
-    if self.global_features: feats.append(global_motion(centre, angle, self.skeleton))
-    out = np.concatenate(feats, -1)
-    valid = np.isfinite(out).all(-1)
-    return np.where(valid[:, None], out, 0.0), valid
+    feats = [(ego if self.align else pos).reshape(len(pos), -1)]                 # (T, K*D)
+    if self.global_features: feats.append(global_motion(centre, angle, self.skeleton).to(pos.dtype))
+    out = torch.cat(feats, -1)                                                   # (T, F)
+    valid = out.isfinite().all(-1)
+    return torch.where(valid[:, None], out, 0.0), valid
+
+def _host(x: Tensor, device) -> Tensor | np.ndarray:
+    "`x` itself when a device was asked for, else a numpy array (dtype kept)."
+    return x if device is not None else x.cpu().numpy()
+
+@patch
+def raw_features(self: Preprocessor, poses,
+                 check: bool = True, # refuse sessions shorter than a window (off for chunks of a long recording)
+                 device=None, # compute there and return tensors; None: numpy arrays (computed on CPU tensors)
+                 dtype: torch.dtype = torch.float64, # precision of the computation
+                ) -> tuple[np.ndarray, np.ndarray]:
+    "Unnormalised features `(T, F)` and valid mask `(T,)`."
+    raw, valid = self._raw(poses, check, "cpu" if device is None else device, dtype)
+    return _host(raw, device), _host(valid, device)
 
 # %% ../../nbs/05_data.preprocess.ipynb #4bdaaa60
 @patch
@@ -183,11 +221,14 @@ def _stats(self: Preprocessor) -> tuple[np.ndarray, np.ndarray]:
 @patch
 def features(self: Preprocessor, poses,
              check: bool = True, # refuse sessions shorter than a window (off for chunks of a long recording)
+             device=None, # compute there (e.g. the model's GPU) and return tensors; None: numpy arrays (computed on CPU tensors)
+             dtype: torch.dtype = torch.float64, # precision of the computation (float32: within 1e-4 of float64)
             ) -> tuple[np.ndarray, np.ndarray]:
     "Normalised features `(T, F)` float32 (zeros on invalid frames) and valid mask `(T,)` bool."
-    raw, valid = self.raw_features(poses, check)
     mean, std = self._stats()
-    return np.where(valid[:, None], (raw - mean) / std, 0.0).astype(np.float32), valid
+    raw, valid = self._raw(poses, check, "cpu" if device is None else device, dtype)   # (T, F), (T,)
+    mean, std = torch.from_numpy(mean).to(raw), torch.from_numpy(std).to(raw)
+    return _host(torch.where(valid[:, None], (raw - mean) / std, 0.0).float(), device), _host(valid, device)
 
 @patch
 def to_positions(self: Preprocessor, feats) -> np.ndarray:
