@@ -30,7 +30,7 @@ from sklearn.metrics import adjusted_rand_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, machine, table, write_json
 
-from vqmap_nb.coembed import DatasetView
+from vqmap_nb.coembed import OWN_KEYS, DatasetView
 from vqmap_nb.config import load_config
 from vqmap_nb.core import CONFIG_DIR
 from vqmap_nb.data.datasets import dataset_configs
@@ -51,7 +51,7 @@ def train_all(args, root: Path) -> tuple[dict, dict]:
             f"model.align_weight={args.align}", *args.set]
     cfg = load_config(CONFIG_DIR / "base" / "vqvae_coemb.yaml", over)
     t0 = time.perf_counter(); fit_coembed(cfg); times = {"coembed": time.perf_counter() - t0}
-    model_cfg = {k: v for k, v in cfg["model"].items() if k not in ("name", "adapter_dim", "align_weight")}
+    model_cfg = {k: v for k, v in cfg["model"].items() if k not in ("name", *OWN_KEYS)}   # the HVQVAE keys
     subs = dataset_configs(cfg["dataset"])
     per = cfg["dataloader"]["batch_size"] // len(subs)
     for name, sub in subs.items():

@@ -101,7 +101,7 @@ ALL = ("codes", "usage", "transitions", "hierarchy", "labels", "recon", "codeboo
 class Analysis:
     "A trained model applied to recordings, writing results under `out` (staged, committed by `run`)."
     def __init__(self, model, pre, skeleton, ckpt, out, splits=None, chunk: int | None = 8192,
-                 progress: bool = True, anim_frames: int = 16, max_recon_windows: int = 2000,
+                 progress: bool = True, anim_frames: int = 16, max_recon_windows: int = 500,
                  max_latent_windows: int = 300, n_examples: int = 4,
                  names: MotifNames | None = None, # names of codes and merges of motifs (`naming`)
                  labels=None, # labels files, one per recording, matched by name (`data.labels`)
@@ -155,7 +155,7 @@ def add_recording(self: Analysis, rec: Recording, name: str, modes: set):
             st.add(c)
             n_valid += int((c.top >= 0).sum())
             self._labels(c)
-            self._windows(c, name)
+            if {"recon", "latent"} & modes: self._windows(c, modes)
             if "codebook" in modes: self._examples(c, name)
         if n_valid == 0: raise VQMapError(f"{rec.source or rec.name}: no valid frame (every point missing or masked)")
     except BaseException as e:
@@ -172,15 +172,15 @@ def _frames(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return out
 
 @patch
-def _windows(self: Analysis, c: Chunk, name: str):
-    "Offer the chunk's fully valid non-overlapping windows to the reconstruction and latent samples."
+def _windows(self: Analysis, c: Chunk, modes: set):
+    "Offer the chunk's fully valid non-overlapping windows to the reconstruction and latent samples (those `modes` use)."
     W = self.pre.window
     for s in range(-(-c.start // W) * W, c.stop - W + 1, W):
         a = s - c.lo
         if c.valid[a:a + W].all():
             w = c.feats[a:a + W].copy()
-            self.recon.add(w)
-            self.latent.add(w)
+            if "recon" in modes: self.recon.add(w)
+            if "latent" in modes: self.latent.add(w)
 
 # %% ../nbs/32_analysis.ipynb #67b2efcd
 @patch
