@@ -1,4 +1,6 @@
-"""Helpers shared by the end-to-end tests: run a repository script, read a refused command's one error line."""
+"""Helpers shared by the end-to-end tests: run a repository script or a console entry point, read a refused command's one error line."""
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -20,3 +22,12 @@ def error_line(r) -> str:
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert len(lines) == 1, r.stderr
     return lines[0]
+
+
+def run_main(main, argv: list) -> tuple[int, list[str]]:
+    "Run a console entry point (`vqmap_nb.cli.*_main`) in-process: (exit code, non-empty stderr lines)."
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try: rc = main(list(map(str, argv)))
+        except SystemExit as e: rc = e.code
+    return (rc if isinstance(rc, int) else 0), [l for l in err.getvalue().splitlines() if l.strip()]

@@ -4,10 +4,8 @@ and --names (names and merges of motifs). Tiny models are trained once per modul
 2D pixel keypoints written here.
 """
 import base64
-import contextlib
 import functools
 import importlib.util
-import io
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from helpers import run_main
 
 from vqmap_nb import movies
 from vqmap_nb.cli import infer_main, train_main
@@ -33,12 +32,8 @@ HAS_PARQUET = importlib.util.find_spec("pyarrow") is not None
 
 
 def cli(main: str, argv: list) -> tuple[int, list[str]]:
-    "Run a console entry point in-process: (exit code, non-empty stderr lines)."
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try: rc = MAINS[main](list(map(str, argv)))
-        except SystemExit as e: rc = e.code
-    return (rc if isinstance(rc, int) else 0), [l for l in err.getvalue().splitlines() if l.strip()]
+    "Run console entry point `main` (a key of MAINS) in-process: (exit code, non-empty stderr lines)."
+    return run_main(MAINS[main], argv)
 
 
 def infer(*argv) -> Path:

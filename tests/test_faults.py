@@ -5,10 +5,8 @@ read-only disk (simulated by making `os.replace` fail with EROFS) while saving; 
 
 (Cases already covered by tests/test_train_cli.py and tests/test_loaders.py are not repeated.)
 """
-import contextlib
 import errno
 import hashlib
-import io
 import os
 import shutil
 import signal
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import run_main
 
 from vqmap_nb.cli import infer_main, synth_main, train_main
 from vqmap_nb.core import VQMapError, load_torch
@@ -35,13 +34,8 @@ MAINS = {"train": train_main, "infer": infer_main, "synth": synth_main}
 
 
 def cli(main: str, argv: list) -> tuple[int, list[str]]:
-    "Run a console entry point in-process: (exit code, non-empty stderr lines)."
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try: rc = MAINS[main](list(map(str, argv)))
-        except SystemExit as e: rc = e.code
-    rc = rc if isinstance(rc, int) else 0
-    return rc, [l for l in err.getvalue().splitlines() if l.strip()]
+    "Run console entry point `main` (a key of MAINS) in-process: (exit code, non-empty stderr lines)."
+    return run_main(MAINS[main], argv)
 
 
 def snapshot(root: Path) -> dict:
