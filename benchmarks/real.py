@@ -1,6 +1,6 @@
 """Real behaviour, measured: the default pipeline on real recordings against baselines run on the same frames.
 
-    python benchmarks/real.py                         # every part, default config, 2 seeds (about an hour on 2 CPU cores)
+    python benchmarks/real.py                         # every part, default config, 2 seeds (about 35 min on 2 CPU cores)
     python benchmarks/real.py --parts subtle --seeds 0 --steps 300 --out /tmp/real.json      # a quick look
     python benchmarks/real.py --set model.n_top=6     # the same measurements for another setting
 

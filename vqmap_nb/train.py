@@ -106,7 +106,7 @@ def _all_reduce_mean(values: dict) -> dict:
 
 # %% ../nbs/20_train.ipynb #985e8728
 TRAIN_KEYS = ["steps", "epochs", "val_every", "grad_clip", "amp", "device", "resume", "overwrite", "deterministic",
-              "progress", "max_steps_per_epoch", "mirror_weight"]  # mirror_weight: co-embedding only (HVQVAE weights its own)
+              "progress", "max_steps_per_epoch", "mirror_weight", "max_epochs"]  # mirror_weight: co-embedding only (HVQVAE weights its own)
 
 class Trainer:
     "One training loop for every task: optimisation, validation, checkpoints, resume, metrics and progress."
@@ -150,10 +150,13 @@ def _schedule(tcfg: dict, steps_per_epoch: int) -> tuple[int, int]:
         v = tcfg.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise VQMapError(f"config 'train.{key}': must be a whole number >= 1, got {v!r}")
+    cap = tcfg.get("max_epochs")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise VQMapError(f"config 'train.max_epochs': must be a whole number >= 1 or null, got {cap!r}")
     if tcfg.get("epochs") is not None or not tcfg.get("steps"):
         epochs = int(tcfg.get("epochs") or 10)
         return epochs * steps_per_epoch, epochs
-    steps = int(tcfg["steps"])
+    steps = min(int(tcfg["steps"]), cap * steps_per_epoch) if cap else int(tcfg["steps"])  # a small dataset stops early
     return steps, math.ceil(steps / steps_per_epoch)
 
 # %% ../nbs/20_train.ipynb #93129145

@@ -40,7 +40,7 @@ class VQVAEConfig:
     n_bottom: int = 4             # subtypes per type (tree) / shared refinements (residual, channels)
     hierarchy: str = "tree"       # tree | residual | channels
     decay: float = 0.99           # EMA decay of codebook counts and sums
-    dead_after: int = 0           # re-seed a code unused for this many steps (0 = never: leaves that lose their data may die)
+    dead_after: int = 20          # re-seed a code unused for this many steps (0 = never); see `benchmarks/results/design.json`
     init: str = "kmeans"          # codebook init from the first training batch: kmeans | random | none
     commit_weight: float = 0.25   # weight (beta) of the commitment loss of both levels
     velocity_weight: float = 1.0  # weight of the frame-difference (velocity) reconstruction term

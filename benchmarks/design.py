@@ -1,0 +1,106 @@
+"""Design choices decided on real recordings: `benchmarks/real.py` under each setting, side by side.
+
+    python benchmarks/design.py                 # runs the variants missing from results/design/, writes results/design.json
+    python benchmarks/design.py --only subtle   # variants whose name contains 'subtle'
+    python benchmarks/design.py --report        # only rebuild design.json and its tables from results/design/*.json
+
+Every variant is one `real.py` run with explicit overrides (its own json is kept in `results/design/NAME.json`, so a
+variant already measured is not run again). Two groups:
+- subtle: dead-code reset (`model.dead_after`) x subtypes per type (`model.n_bottom`) on the SUBTLE mice (train on the 9
+  unlabelled animals, 2 seeds, measured on the 4 held-out labelled ones): top / motif NMI with the expert labels, MPJPE
+  of the encoder's codes against block k-means, seed ARI of top codes; with and without the reset also on seeds 2 and 3.
+- mouse34: training length (`--steps` 200, 400, 1000: 50, 100 and 250 passes over its 2,880 training frames) x dead-code
+  reset on the stac-mjx mouse, 4 seeds, one run per seed: held-out MPJPE of the encoder's codes against block k-means.
+About 100 min on 2 CPU cores when nothing is cached (subtle variants ~12 min each, mouse34 runs 1-4 min each).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, table, write_json  # noqa: E402
+
+DESIGN = RESULTS / "design"
+
+
+def variants() -> dict[str, list[str]]:
+    "{name: real.py arguments}."
+    out = {}
+    for dead, nb in ((0, 2), (0, 4), (20, 2), (20, 3), (20, 4)):
+        out[f"subtle_dead{dead}_bottom{nb}"] = ["--parts", "subtle", "--set", f"model.dead_after={dead}", f"model.n_bottom={nb}"]
+    for dead in (0, 20):
+        out[f"subtle_dead{dead}_bottom4_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", f"model.dead_after={dead}", "model.n_bottom=4"]
+    for steps in (200, 400, 1000):
+        for dead in ((0, 20) if steps < 1000 else (20,)):
+            for seed in range(4):
+                out[f"mouse34_steps{steps}_dead{dead}_seed{seed}"] = ["--parts", "mouse34", "--seeds", str(seed), "--steps", str(steps),
+                                                                      "--set", f"model.dead_after={dead}", "train.max_epochs=null"]
+    return out
+
+
+def summary(runs: dict[str, dict]) -> dict:
+    "The figures of each measured variant (subtle: one row per variant; mouse34: mean over seeds per setting)."
+    subtle, mouse = {}, {}
+    for name, r in sorted(runs.items()):
+        if name.startswith("subtle") and "subtle" in r:
+            s, t = r["subtle"], r["targets"]
+            km = s["baselines"]["kmeans_pose_velocity"]
+            subtle[name] = {"seeds": [int(k) for k in s["seeds"]],
+                            "top_nmi": t["subtle_top_nmi_vs_kmeans"]["value"], "motif_nmi": t["subtle_motif_nmi_vs_kmeans"]["value"],
+                            "kmeans_top_nmi": km["top"]["nmi"], "kmeans_motif_nmi": km["motif"]["nmi"],
+                            "mpjpe": t["subtle_mpjpe"]["value"], "block_kmeans_mpjpe": s["baselines"]["block_kmeans_mpjpe"],
+                            "seed_ari_top": s.get("ari_top")}
+        elif name.startswith("mouse34") and "mouse34" in r:
+            key = name.rsplit("_seed", 1)[0]
+            for seed, v in r["mouse34"]["seeds"].items():
+                mouse.setdefault(key, {})[int(seed)] = v
+    m34 = {k: {"seeds": sorted(v), "mpjpe": float(np.mean([x["mpjpe"] for x in v.values()])),
+               "block_kmeans_mpjpe": float(np.mean([x["block_kmeans_mpjpe"] for x in v.values()])),
+               "per_seed": {str(s): v[s]["mpjpe"] for s in sorted(v)}} for k, v in mouse.items()}
+    return {"subtle": subtle, "mouse34": m34}
+
+
+def report(d: dict) -> str:
+    "Two markdown tables: the SUBTLE variants and the mouse34 training lengths."
+    out = []
+    if d.get("subtle"):
+        rows = [(k.removeprefix("subtle_"), ",".join(map(str, v["seeds"])), f"{v['top_nmi']:.3f} ({v['top_nmi'] / v['kmeans_top_nmi']:.2f}x)",
+                 f"{v['motif_nmi']:.3f} ({v['motif_nmi'] / v['kmeans_motif_nmi']:.2f}x)",
+                 f"{v['mpjpe']:.3f} / {v['block_kmeans_mpjpe']:.3f}", "" if v["seed_ari_top"] is None else f"{v['seed_ari_top']:.3f}")
+                for k, v in d["subtle"].items()]
+        out.append(table(rows, ("SUBTLE variant", "seeds", "top NMI (x k-means)", "motif NMI (x k-means)",
+                                "MPJPE cm / block k-means", "seed ARI top")))
+    if d.get("mouse34"):
+        rows = [(k.removeprefix("mouse34_"), ",".join(map(str, v["seeds"])), f"{v['mpjpe']:.3f}", f"{v['block_kmeans_mpjpe']:.3f}",
+                 " / ".join(f"{x:.2f}" for x in v["per_seed"].values())) for k, v in d["mouse34"].items()]
+        out.append(table(rows, ("mouse34 variant", "seeds", "MPJPE mm (mean)", "block k-means", "per seed")))
+    return "\n\n".join(out)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", default="", help="run only variants whose name contains this")
+    p.add_argument("--report", action="store_true", help="do not run anything; summarise what results/design/ holds")
+    p.add_argument("--out", default=str(RESULTS / "design.json"))
+    a = p.parse_args(argv)
+    DESIGN.mkdir(parents=True, exist_ok=True)
+    if not a.report:
+        import real
+        for name, args in variants().items():
+            if a.only in name and not (DESIGN / f"{name}.json").exists():
+                print(f"== {name}: real.py {' '.join(args)}", flush=True)
+                real.main([*args, "--out", str(DESIGN / f"{name}.json")])
+    runs = {p.stem: json.loads(p.read_text()) for p in sorted(DESIGN.glob("*.json")) if p.stem in variants()}
+    d = {**summary(runs), "variants": {k: variants()[k] for k in runs}}
+    print(report(d))
+    write_json(d, a.out)
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
