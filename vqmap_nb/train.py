@@ -146,13 +146,11 @@ class Trainer:
 
 def _schedule(tcfg: dict, steps_per_epoch: int) -> tuple[int, int]:
     "(total optimizer steps, epochs): `train.epochs` whole epochs when set, else the step budget `train.steps`."
-    for key in ("steps", "epochs"):
+    for key in ("steps", "epochs", "max_epochs"):
         v = tcfg.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise VQMapError(f"config 'train.{key}': must be a whole number >= 1, got {v!r}")
     cap = tcfg.get("max_epochs")
-    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
-        raise VQMapError(f"config 'train.max_epochs': must be a whole number >= 1 or null, got {cap!r}")
     if tcfg.get("epochs") is not None or not tcfg.get("steps"):
         epochs = int(tcfg.get("epochs") or 10)
         return epochs * steps_per_epoch, epochs
