@@ -11,7 +11,10 @@ variant already measured is not run again). Two groups:
   of the encoder's codes against block k-means, seed ARI of top codes; with and without the reset also on seeds 2 and 3.
 - mouse34: training length (`--steps` 200, 400, 1000: 50, 100 and 250 passes over its 2,880 training frames) x dead-code
   reset on the stac-mjx mouse, 4 seeds, one run per seed: held-out MPJPE of the encoder's codes against block k-means.
-About 100 min on 2 CPU cores when nothing is cached (subtle variants ~12 min each, mouse34 runs 1-4 min each).
+Each run's own time is in its json (`seconds`): subtle variants took 11-16 min, mouse34 runs 0.6-3 min on 2 shared CPU cores.
+`subtle_dead0_bottom4.json` is the full `real.py` run of the previous default (dead_after 0), all parts; the table reads
+its subtle part, the same measurement as the subtle-only runs. Runs made before `train.max_epochs` existed record
+`--steps` of 200 or 400, which that cap leaves unchanged.
 """
 from __future__ import annotations
 
