@@ -8,13 +8,21 @@ Every variant is one `real.py` run with explicit overrides (its own json is kept
 variant already measured is not run again). Two groups:
 - subtle: dead-code reset (`model.dead_after`) x subtypes per type (`model.n_bottom`) on the SUBTLE mice (train on the 9
   unlabelled animals, 2 seeds, measured on the 4 held-out labelled ones): top / motif NMI with the expert labels, MPJPE
-  of the encoder's codes against block k-means, seed ARI of top codes; with and without the reset also on seeds 2 and 3.
+  of the encoder's codes against block k-means, seed ARI of top codes; with and without the reset also on seeds 2 and 3;
+  the codebook init (one k-means++ seeding vs the best of 8, `init8`) on both pairs of seeds; and three reconstruction
+  checks: no 1 s context for the top level (`top0`), commitment weight 0.1 / 0.5, twice the training (`steps6000`).
 - mouse34: training length (`--steps` 200, 400, 1000: 50, 100 and 250 passes over its 2,880 training frames) x dead-code
-  reset on the stac-mjx mouse, 4 seeds, one run per seed: held-out MPJPE of the encoder's codes against block k-means.
-Each run's own time is in its json (`seconds`): subtle variants took 11-16 min, mouse34 runs 0.6-3 min on 2 shared CPU cores.
+  reset on the stac-mjx mouse, and the current default (`steps400_dead20_init8`), 4 seeds, one run per seed: held-out
+  MPJPE of the encoder's codes against block k-means.
+Each run's own time is in its json (`seconds`): subtle variants took 11-16 min (`steps6000` 22), mouse34 runs 0.6-3 min on 2
+shared CPU cores.
 `subtle_dead0_bottom4.json` is the full `real.py` run of the previous default (dead_after 0), all parts; the table reads
 its subtle part, the same measurement as the subtle-only runs. Runs made before `train.max_epochs` existed record
 `--steps` of 200 or 400, which that cap leaves unchanged.
+Codebook init (`model.init_restarts` x `model.init_iters`): every run except `init8*` used one k-means++ seeding with 10
+Lloyd iterations, the default when it ran (their json's `settings` do not name the keys, which did not exist yet; the
+arguments here add them so a re-run reproduces the setting). The two `init8` runs measured the current default (best of
+8 seedings x 20 iterations) before it became a config key, with the same arithmetic, so their `settings` name no keys.
 """
 from __future__ import annotations
 
@@ -33,16 +41,26 @@ DESIGN = RESULTS / "design"
 
 def variants() -> dict[str, list[str]]:
     "{name: real.py arguments}."
+    one = ["model.init_restarts=1", "model.init_iters=10"]   # the single k-means init every run before `init8` had
     out = {}
     for dead, nb in ((0, 2), (0, 4), (20, 2), (20, 3), (20, 4)):
-        out[f"subtle_dead{dead}_bottom{nb}"] = ["--parts", "subtle", "--set", f"model.dead_after={dead}", f"model.n_bottom={nb}"]
+        out[f"subtle_dead{dead}_bottom{nb}"] = ["--parts", "subtle", "--set", f"model.dead_after={dead}", f"model.n_bottom={nb}", *one]
+    out["subtle_dead20_bottom4_top0"] = ["--parts", "subtle", "--set", "model.dead_after=20", "model.n_bottom=4", "model.top_seconds=0", *one]
+    for cw in (0.1, 0.5):
+        out[f"subtle_commit{cw}"] = ["--parts", "subtle", "--set", f"model.commit_weight={cw}", *one]
+    out["subtle_steps6000"] = ["--parts", "subtle", "--steps", "6000", "--set", *one]
     for dead in (0, 20):
-        out[f"subtle_dead{dead}_bottom4_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", f"model.dead_after={dead}", "model.n_bottom=4"]
+        out[f"subtle_dead{dead}_bottom4_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", f"model.dead_after={dead}", "model.n_bottom=4", *one]
+    out["subtle_init8"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20"]
+    out["subtle_init8_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", "model.init_restarts=8", "model.init_iters=20"]
     for steps in (200, 400, 1000):
         for dead in ((0, 20) if steps < 1000 else (20,)):
             for seed in range(4):
                 out[f"mouse34_steps{steps}_dead{dead}_seed{seed}"] = ["--parts", "mouse34", "--seeds", str(seed), "--steps", str(steps),
-                                                                      "--set", f"model.dead_after={dead}", "train.max_epochs=null"]
+                                                                      "--set", f"model.dead_after={dead}", "train.max_epochs=null", *one]
+    for seed in range(4):   # the current default (max_epochs 100 gives 400 steps here, reset on, best-of-8 init)
+        out[f"mouse34_steps400_dead20_init8_seed{seed}"] = ["--parts", "mouse34", "--seeds", str(seed), "--set", "model.init_restarts=8",
+                                                             "model.init_iters=20"]
     return out
 
 

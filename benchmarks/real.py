@@ -1,6 +1,6 @@
 """Real behaviour, measured: the default pipeline on real recordings against baselines run on the same frames.
 
-    python benchmarks/real.py                         # every part, default config, 2 seeds (about 35 min on 2 CPU cores)
+    python benchmarks/real.py                         # every part, default config, 2 seeds (about 25 min on 2 CPU cores)
     python benchmarks/real.py --parts subtle --seeds 0 --steps 300 --out /tmp/real.json      # a quick look
     python benchmarks/real.py --set model.n_top=6     # the same measurements for another setting
 
@@ -45,8 +45,22 @@ from vqmap_nb.config import load_config, load_yaml  # noqa: E402
 from vqmap_nb.core import CONFIG_DIR  # noqa: E402
 from vqmap_nb.data.datasets import training_sessions  # noqa: E402
 from vqmap_nb.data.io import load_poses  # noqa: E402
+from vqmap_nb.data.preprocess import mirror_poses  # noqa: E402
 from vqmap_nb.encode import encode_session  # noqa: E402
-from vqmap_nb.metrics import ari, boundary_f1, contingency, hist_quantiles, nmi, pose_errors, purity, run_lengths, transition_kl, usage_kl  # noqa: E402
+from vqmap_nb.metrics import (  # noqa: E402
+    ari,
+    boundary_f1,
+    contingency,
+    hist_quantiles,
+    mirror_groups,
+    nmi,
+    nmi_ceiling,
+    pose_errors,
+    purity,
+    run_lengths,
+    transition_kl,
+    usage_kl,
+)
 from vqmap_nb.tasks import run_training  # noqa: E402
 from vqmap_nb.train import load_model  # noqa: E402
 
@@ -64,6 +78,7 @@ def train(root: Path, name: str, dataset: str | dict, seed: int, a) -> Path:
                                                            *([f"dataset={dataset}"] if isinstance(dataset, str) else []),
                                                            *([f"train.steps={a.steps}"] if a.steps else []), *a.set])
     if isinstance(dataset, dict): cfg["dataset"] = dataset
+    torch.set_num_threads(a.threads)   # a baseline's library can raise torch's thread count; every training runs at --threads
     t0 = time.perf_counter()
     run_training(cfg)
     print(f"  trained {name} in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -111,6 +126,20 @@ def label_scores(codes: dict, labels: dict, fps: float, level: str = "top") -> d
                                                       int(round(0.2 * fps)))["f1"] for n in labels]))}
 
 
+# ---------------------------------------------------------------- left / right
+
+def sides_merged(codes: dict, mirror_codes: dict, labels: dict, n: int) -> dict:
+    """How much of a labelling's split is left vs right: the share of labelled frames whose code changes when the animal is
+    mirrored, and NMI with the labels once each code is merged with its mirror partner (`metrics.mirror_groups`)."""
+    c, cm = (np.concatenate([d[k] for k in labels]) for d in (codes, mirror_codes))
+    y = np.concatenate([labels[k] for k in labels])
+    g = mirror_groups(c, cm, n)
+    lab = (y >= 0) & (c >= 0) & (cm >= 0)
+    merged = np.where(c >= 0, g[np.maximum(c, 0)], -1)
+    return {"changes_under_mirror": float((c[lab] != cm[lab]).mean()), "n_groups": int(len(np.unique(g[np.unique(c[c >= 0])]))),
+            "nmi": nmi(contingency(y, merged))}
+
+
 # ---------------------------------------------------------------- parts
 
 def subtle(root: Path, a) -> dict:
@@ -123,7 +152,9 @@ def subtle(root: Path, a) -> dict:
         ckpt = train(root, f"subtle_s{seed}", "configs/dataset/subtle_mouse.yaml", seed, a)
         model, pre, _, _ = load_model(ckpt)
         codes = codes_by_seed[seed] = held_out(model, pre, list(poses.values()))
+        mirror = {p.name: encode_session(model, pre, mirror_poses(p, pre.skeleton))["motif"] for p in poses.values()}
         out["seeds"][seed] = {"top": label_scores(codes, labels, 20.0, "top"), "motif": label_scores(codes, labels, 20.0, "motif"),
+                              "motif_sides_merged": sides_merged({n: c["motif"] for n, c in codes.items()}, mirror, labels, model.n_motifs),
                               "mpjpe": encoder_mpjpe(model, pre, list(poses.values())), "n_top": model.n_top,
                               "n_motifs": model.n_motifs, "code_frames": model.downsample}
         print(f"  seed {seed}: {json.dumps(out['seeds'][seed]['top'])} mpjpe {out['seeds'][seed]['mpjpe']:.3f}", flush=True)
@@ -153,6 +184,9 @@ def subtle_baselines(pre, train_poses, poses, labels, n_top, n_motifs, frames_pe
             model = make(pre, k, seed=0).fit(train_poses)
             codes = {n: {level: model.predict(p)} for n, p in poses.items()}
             res[level] = label_scores(codes, labels, 20.0, level)
+            if level == "motif":
+                res["motif_sides_merged"] = sides_merged({n: c["motif"] for n, c in codes.items()},
+                                                         {n: model.predict(mirror_poses(p, pre.skeleton)) for n, p in poses.items()}, labels, k)
         out[name] = {**res, "seconds": time.perf_counter() - t0}
         print(f"  {name}: top {res['top']['nmi']:.3f} motif {res['motif']['nmi']:.3f}", flush=True)
     out["block_kmeans_mpjpe"] = block_kmeans_mpjpe(pre, train_poses, list(poses.values()), n_motifs, frames_per_code)
@@ -184,6 +218,7 @@ def bandai(root: Path, a) -> dict:
     km_motif = PoseVelocityKMeans(pre, model.n_motifs).fit(train_poses)
     out["kmeans_pose_velocity"] = clip_scores([km_top.predict(p) for p in held], [km_motif.predict(p) for p in held], y,
                                               model.n_top, model.n_motifs)
+    out["n_top"], out["nmi_ceiling_top"] = model.n_top, nmi_ceiling(y, model.n_top)   # no n_top-code labelling does better
     return out
 
 
@@ -256,7 +291,9 @@ def targets(r: dict) -> dict:
     if b:
         v = next(iter(b["seeds"].values()))["nmi_majority_top"]
         out["bandai_action_nmi"] = _t(v, 1.25 * b["kmeans_pose_velocity"]["nmi_majority_top"],
-                                      f">= 1.25 x k-means ({b['kmeans_pose_velocity']['nmi_majority_top']:.3f})")
+                                      f">= 1.25 x k-means ({b['kmeans_pose_velocity']['nmi_majority_top']:.3f})"
+                                      + (f"; no labelling with this many codes exceeds {b['nmi_ceiling_top']:.3f}"
+                                         if "nmi_ceiling_top" in b else ""))
     return out
 
 
@@ -279,6 +316,15 @@ def report(r: dict) -> str:
                              fmt_b(b[level]["bout_s"]), f"{b[level]['boundary_f1']:.3f}"))
         rows.append(("expert labels", "", "", fmt_b(s["label_bouts_s"]), ""))
         out.append(table(rows, ("SUBTLE mice, 4 held-out labelled animals", "NMI", "purity", "bout s, median (IQR)", "boundary F1 ±0.2 s")))
+        sides = [(f"VQ-VAE motifs, mean of {len(seeds)} seeds", *(np.mean([s["seeds"][x]["motif_sides_merged"][k] for x in seeds]) for k in
+                                                                 ("changes_under_mirror", "n_groups", "nmi")))]
+        sides += [(label, *(s["baselines"][name]["motif_sides_merged"][k] for k in ("changes_under_mirror", "n_groups", "nmi")))
+                  for name, label in (("kmeans_pose_velocity", "k-means, pose + velocity"), ("spectrogram_umap", "spectrogram-UMAP"))
+                  if "motif_sides_merged" in s["baselines"][name]]
+        if all("motif_sides_merged" in v for v in s["seeds"].values()):
+            out.append(table([(n, f"{c:.0%}", f"{g:g}", f"{v:.3f}") for n, c, g, v in sides],
+                             (f"left / right, {s['seeds'][seeds[0]]['n_motifs']} codes", "labelled frames whose code changes when mirrored",
+                              "groups after merging mirror partners", "NMI of the groups")))
     tg = r.get("targets", {})
     if tg:
         out.append(table([(k, f"{v['value']:.3f}", v["target"], "met" if v["met"] else "**not met**") for k, v in tg.items()],
@@ -313,13 +359,15 @@ def main(argv=None):
         for part in ("subtle", "mouse34", "bandai"):
             if part in a.parts:
                 print(f"{part}:", flush=True)
+                torch.set_num_threads(a.threads)
                 r[part] = globals()[part](root, a)
         if "gpt" in a.parts and "subtle" in r:
             print("gpt:", flush=True)
+            torch.set_num_threads(a.threads)
             r["gpt"] = gpt(root, a, r["subtle"])
     r["targets"] = targets(r)
     print(report(r))
-    r.update(settings={"parts": a.parts, "seeds": a.seeds, "steps": a.steps, "set": a.set, "gpt_set": a.gpt_set},
+    r.update(settings={"parts": a.parts, "seeds": a.seeds, "steps": a.steps, "set": a.set, "gpt_set": a.gpt_set, "threads": a.threads},
              seconds=time.perf_counter() - t0, machine=machine(), when=time.strftime("%Y-%m-%d"),
              config={"model": load_config(CONFIG_DIR / "base" / "vqvae.yaml")["model"]})
     if "subtle" in r: r["subtle"].pop("checkpoint", None)

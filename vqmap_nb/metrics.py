@@ -14,9 +14,10 @@ from .core import VQMapError
 # %% auto #0
 __all__ = ['usage_counts', 'perplexity', 'count_perplexity', 'code_stats', 'run_lengths', 'transition_counts',
            'transitions_table', 'bout_durations', 'RunLengths', 'add_bouts', 'hist_quantiles', 'contingency', 'nmi',
-           'ari', 'purity', 'hierarchy_nmi', 'hierarchy_nmi_from', 'change_points', 'boundary_f1', 'usage_distribution',
-           'transition_distribution', 'kl', 'usage_kl', 'transition_kl', 'shared_codes', 'js_similarity',
-           'label_distributions', 'similarity_matrix', 'procrustes_align', 'pose_errors']
+           'ari', 'purity', 'mirror_groups', 'nmi_ceiling', 'hierarchy_nmi', 'hierarchy_nmi_from', 'change_points',
+           'boundary_f1', 'usage_distribution', 'transition_distribution', 'kl', 'usage_kl', 'transition_kl',
+           'shared_codes', 'js_similarity', 'label_distributions', 'similarity_matrix', 'procrustes_align',
+           'pose_errors']
 
 # %% ../nbs/02_metrics.ipynb #2e3f2741
 def usage_counts(seq, # (T,) codes, -1 = missing
@@ -162,6 +163,32 @@ def purity(C) -> float:
     "Share of frames whose code's most common label is their own label."
     C = np.asarray(C)
     return float(C.max(0).sum() / max(C.sum(), 1))
+
+def mirror_groups(codes, mirror_codes, # (N,) each: the code of every frame, and of the same frame mirrored; -1 skipped
+                  n: int) -> np.ndarray: # (n,) group id of each code
+    """Codes linked by left/right: code a joins the code that the mirror images of a's frames mostly get. Each group's id
+    is its smallest code; merging codes by group removes the side from a labelling."""
+    codes, mirror_codes = np.asarray(codes).reshape(-1), np.asarray(mirror_codes).reshape(-1)
+    root = np.arange(n)
+    def find(i):
+        while root[i] != i: i = root[i]
+        return i
+    ok = (codes >= 0) & (mirror_codes >= 0)
+    for a in np.unique(codes[ok]):
+        ra, rb = find(a), find(np.bincount(mirror_codes[ok][codes[ok] == a], minlength=n).argmax())
+        root[max(ra, rb)] = min(ra, rb)
+    return np.array([find(i) for i in range(n)])
+
+def nmi_ceiling(labels, k: int) -> float:
+    """The highest NMI any labelling with at most `k` distinct codes can reach against `labels` (negatives skipped):
+    `2 min(H_c, H_y) / (H_y + H_c)` grows with the codes' entropy `H_c <= log k`, so k codes can never do better
+    than `2 m / (H_y + m)`, `m = min(log k, H_y)`. A few codes against many labels cannot reach 1."""
+    y = np.asarray(labels).reshape(-1); y = y[y >= 0]
+    if k < 1: raise VQMapError(f"nmi_ceiling: k must be >= 1, got {k}")
+    hy = _entropy(np.bincount(y)) if len(y) else 0.0
+    if hy == 0: return 1.0
+    m = min(np.log(k), hy)
+    return float(2 * m / (hy + m))
 
 # %% ../nbs/02_metrics.ipynb #4e5fec65
 def hierarchy_nmi(top, fine, true_top, true_sub) -> dict:

@@ -47,15 +47,20 @@ def kmeans(x: Tensor, # (M, D) samples
            k: int,    # number of centroids
            iters: int = 10, # Lloyd iterations
            generator: torch.Generator | None = None,
+           restarts: int = 1, # independent k-means++ seedings; the one with the lowest inertia is kept
           ) -> Tensor: # (k, D) centroids
-    "Centroids from k-means++ seeding (Arthur & Vassilvitskii 2007) and `iters` Lloyd iterations."
-    c = kmeans_pp(x, k, generator)
-    for _ in range(iters):
-        assign = sq_distances(x, c).argmin(1)
-        sums = torch.zeros_like(c).index_add_(0, assign, x)
-        counts = torch.bincount(assign, minlength=k).float()
-        c = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], c)
-    return c
+    "Centroids from k-means++ seeding (Arthur & Vassilvitskii 2007) and `iters` Lloyd iterations, best of `restarts`."
+    best, best_inertia = None, float("inf")
+    for _ in range(restarts):
+        c = kmeans_pp(x, k, generator)
+        for _ in range(iters):
+            assign = sq_distances(x, c).argmin(1)
+            sums = torch.zeros_like(c).index_add_(0, assign, x)
+            counts = torch.bincount(assign, minlength=k).float()
+            c = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], c)
+        inertia = sq_distances(x, c).min(1).values.sum().item()
+        if best is None or inertia < best_inertia: best, best_inertia = c, inertia
+    return best
 
 # %% ../nbs/11_quantizer.ipynb #7d214fd3
 class VectorQuantizer(nn.Module):
@@ -67,11 +72,13 @@ class VectorQuantizer(nn.Module):
                  eps: float = 1e-5,  # Laplace smoothing of counts
                  dead_after: int = 50, # re-seed a code unused for this many training steps (0 = never)
                  init: str = "kmeans", # first-batch init: kmeans | random (samples) | none (keep random normal)
-                 kmeans_iters: int = 10):
+                 kmeans_iters: int = 10, # Lloyd iterations of the k-means init
+                 kmeans_restarts: int = 1): # k-means++ seedings of the init; the lowest-inertia one is kept
         super().__init__()
         if init not in ("kmeans", "random", "none"): raise VQMapError(f"model.init: '{init}' is not kmeans|random|none")
         self.n_codes, self.code_dim, self.n_groups = n_codes, code_dim, n_groups
         self.decay, self.eps, self.dead_after, self.init, self.kmeans_iters = decay, eps, dead_after, init, kmeans_iters
+        self.kmeans_restarts = kmeans_restarts
         K = n_codes * n_groups
         self.register_buffer("codebook", torch.randn(K, code_dim))
         self.register_buffer("ema_count", torch.ones(K))
@@ -150,7 +157,7 @@ def _init_from(self: VectorQuantizer, flat: Tensor, g: Tensor | None):
         rows = flat if g is None or not (g == k).any() else flat[g == k]
         sl = slice(k * self.n_codes, (k + 1) * self.n_codes)
         iters = self.kmeans_iters if self.init == "kmeans" else 0  # random: k-means++ seeds only
-        self.codebook[sl] = kmeans(rows, self.n_codes, iters)
+        self.codebook[sl] = kmeans(rows, self.n_codes, iters, restarts=self.kmeans_restarts)
     self.ema_sum.copy_(self.codebook); self.ema_count.fill_(1.0)
     self.initialised.fill_(True)
     _broadcast(self.codebook, self.ema_sum, self.ema_count)

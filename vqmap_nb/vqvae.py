@@ -42,6 +42,8 @@ class VQVAEConfig:
     decay: float = 0.99           # EMA decay of codebook counts and sums
     dead_after: int = 20          # re-seed a code unused for this many steps (0 = never); see `benchmarks/results/design.json`
     init: str = "kmeans"          # codebook init from the first training batch: kmeans | random | none
+    init_restarts: int = 8        # k-means++ seedings of that init; the lowest-inertia one is kept (seed stability, design.json)
+    init_iters: int = 20          # Lloyd iterations of each
     commit_weight: float = 0.25   # weight (beta) of the commitment loss of both levels
     velocity_weight: float = 1.0  # weight of the frame-difference (velocity) reconstruction term
     mirror_weight: float = 0.0    # weight of the soft mirror-consistency term (models without symmetric_top)
@@ -68,11 +70,12 @@ def nearest_odd(x: float) -> int:
 
 def _check_config(c: VQVAEConfig):
     "One-line errors for impossible settings (named as config keys)."
-    ints = ("width", "depth", "code_dim", "n_top", "n_bottom")
+    ints = ("width", "depth", "code_dim", "n_top", "n_bottom", "init_restarts", "init_iters")
     for k in ints:
+        lo = 0 if k in ("depth", "init_iters") else 1
         v = getattr(c, k)
-        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if k == "depth" else 1):
-            raise VQMapError(f"config 'model.{k}': must be a whole number >= {0 if k == 'depth' else 1}, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise VQMapError(f"config 'model.{k}': must be a whole number >= {lo}, got {v!r}")
     if c.downsample is not None and (isinstance(c.downsample, bool) or not isinstance(c.downsample, int) or c.downsample < 1):
         raise VQMapError(f"config 'model.downsample': must be a whole number of frames >= 1, got {c.downsample!r}")
     if not (isinstance(c.code_seconds, (int, float)) and c.code_seconds > 0):
@@ -291,7 +294,8 @@ class HVQVAE(nn.Module):
         self.weights = dict(recon=1.0, velocity=cfg.velocity_weight, commit=cfg.commit_weight, mirror=cfg.mirror_weight,
                             coarse=cfg.coarse_weight)
         self.encoder = Encoder(cfg.n_features, cfg.width, cfg.depth, cfg.downsample, cfg.code_dim)
-        vq_kw = dict(decay=cfg.decay, dead_after=cfg.dead_after, init=cfg.init)
+        vq_kw = dict(decay=cfg.decay, dead_after=cfg.dead_after, init=cfg.init, kmeans_iters=cfg.init_iters,
+                     kmeans_restarts=cfg.init_restarts)
         if cfg.hierarchy == "tree": vq_kw["symmetric"] = cfg.symmetric_top
         self.bottleneck = BOTTLENECKS[cfg.hierarchy](cfg.code_dim, cfg.n_top, cfg.n_bottom, **vq_kw)
         self.decoder = Decoder(cfg.n_features, cfg.width, cfg.depth, cfg.downsample, cfg.code_dim)

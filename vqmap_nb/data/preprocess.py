@@ -5,6 +5,7 @@
 # %% ../../nbs/05_data.preprocess.ipynb #cfc01c32
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import numbers
@@ -18,7 +19,7 @@ from ..core import VQMapError, to_numpy
 from .skeleton import Skeleton
 
 # %% auto #0
-__all__ = ['fill_gaps', 'smooth_frames', 'egocentric', 'global_motion', 'Preprocessor']
+__all__ = ['fill_gaps', 'smooth_frames', 'egocentric', 'global_motion', 'Preprocessor', 'mirror_poses']
 
 # %% ../../nbs/05_data.preprocess.ipynb #bce6bbce
 def _numpy_io(fn):
@@ -261,6 +262,15 @@ def mirror_features(self: Preprocessor, x: torch.Tensor) -> torch.Tensor:
     mean, std = self.mean.to(x), self.std.to(x)
     raw = (x * std + mean)[..., self._mirror_perm().to(x.device)] * self._mirror_sign().to(x)
     return (raw - mean) / std
+
+# %% ../../nbs/05_data.preprocess.ipynb #95370aa5
+def mirror_poses(poses, skeleton: Skeleton):
+    "`poses` (a `Poses`) reflected left/right in the ground plane: one ground axis negated, left/right keypoints swapped."
+    perm = skeleton.mirror_permutation()
+    pos = np.asarray(poses.position)[:, perm].copy()
+    pos[..., _plane_axes(skeleton.n_space, skeleton.up_axis)[0]] *= -1
+    conf = None if poses.confidence is None else np.asarray(poses.confidence)[:, perm]
+    return dataclasses.replace(poses, position=pos, confidence=conf)
 
 # %% ../../nbs/05_data.preprocess.ipynb #fdb4b0c5
 @patch
