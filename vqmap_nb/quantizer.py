@@ -50,6 +50,7 @@ def kmeans(x: Tensor, # (M, D) samples
            restarts: int = 1, # independent k-means++ seedings; the one with the lowest inertia is kept
           ) -> Tensor: # (k, D) centroids
     "Centroids from k-means++ seeding (Arthur & Vassilvitskii 2007) and `iters` Lloyd iterations, best of `restarts`."
+    if restarts < 1: raise VQMapError(f"kmeans: restarts must be >= 1, got {restarts}")
     best, best_inertia = None, float("inf")
     for _ in range(restarts):
         c = kmeans_pp(x, k, generator)
