@@ -9,11 +9,12 @@ variant already measured is not run again). Two groups:
 - subtle: dead-code reset (`model.dead_after`) x subtypes per type (`model.n_bottom`) on the SUBTLE mice (train on the 9
   unlabelled animals, 2 seeds, measured on the 4 held-out labelled ones): top / motif NMI with the expert labels, MPJPE
   of the encoder's codes against block k-means, seed ARI of top codes; with and without the reset also on seeds 2 and 3;
-  the codebook init (one k-means++ seeding vs the best of 8, `init8`) on both pairs of seeds; and three reconstruction
-  checks: no 1 s context for the top level (`top0`), commitment weight 0.1 / 0.5, twice the training (`steps6000`).
+  the codebook init (one k-means++ seeding vs the best of 8, `init8`) on both pairs of seeds, and with it the reset off
+  (`init8_dead0`, both pairs); and four reconstruction checks: no 1 s context for the top level (`top0`), commitment
+  weight 0.1 / 0.5, twice the training (`steps6000`), encoder and decoder twice as wide (`init8_width256`, 35 min).
 - mouse34: training length (`--steps` 200, 400, 1000: 50, 100 and 250 passes over its 2,880 training frames) x dead-code
-  reset on the stac-mjx mouse, and the current default (`steps400_dead20_init8`), 4 seeds, one run per seed: held-out
-  MPJPE of the encoder's codes against block k-means.
+  reset on the stac-mjx mouse, and the current default with and without the reset (`steps400_dead{20,0}_init8`), 4
+  seeds, one run per seed: held-out MPJPE of the encoder's codes against block k-means.
 Each run's own time is in its json (`seconds`): subtle variants took 11-16 min (`steps6000` 22), mouse34 runs 0.6-3 min on 2
 shared CPU cores.
 `subtle_dead0_bottom4.json` is the full `real.py` run of the previous default (dead_after 0), all parts; the table reads
@@ -49,6 +50,10 @@ def variants() -> dict[str, list[str]]:
     for cw in (0.1, 0.5):
         out[f"subtle_commit{cw}"] = ["--parts", "subtle", "--set", f"model.commit_weight={cw}", *one]
     out["subtle_steps6000"] = ["--parts", "subtle", "--steps", "6000", "--set", *one]
+    out["subtle_init8_dead0"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20", "model.dead_after=0"]
+    out["subtle_init8_dead0_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", "model.init_restarts=8",
+                                         "model.init_iters=20", "model.dead_after=0"]
+    out["subtle_init8_width256"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20", "model.width=256"]
     for dead in (0, 20):
         out[f"subtle_dead{dead}_bottom4_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", f"model.dead_after={dead}", "model.n_bottom=4", *one]
     out["subtle_init8"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20"]
@@ -58,9 +63,10 @@ def variants() -> dict[str, list[str]]:
             for seed in range(4):
                 out[f"mouse34_steps{steps}_dead{dead}_seed{seed}"] = ["--parts", "mouse34", "--seeds", str(seed), "--steps", str(steps),
                                                                       "--set", f"model.dead_after={dead}", "train.max_epochs=null", *one]
-    for seed in range(4):   # the current default (max_epochs 100 gives 400 steps here, reset on, best-of-8 init)
-        out[f"mouse34_steps400_dead20_init8_seed{seed}"] = ["--parts", "mouse34", "--seeds", str(seed), "--set", "model.init_restarts=8",
-                                                             "model.init_iters=20"]
+    for seed in range(4):   # the current default (max_epochs 100 gives 400 steps here, best-of-8 init), with and without the reset
+        for dead in (0, 20):
+            out[f"mouse34_steps400_dead{dead}_init8_seed{seed}"] = ["--parts", "mouse34", "--seeds", str(seed), "--set",
+                                                                    "model.init_restarts=8", "model.init_iters=20", f"model.dead_after={dead}"]
     return out
 
 
