@@ -78,7 +78,7 @@ def train(root: Path, name: str, dataset: str | dict, seed: int, a) -> Path:
                                                            *([f"dataset={dataset}"] if isinstance(dataset, str) else []),
                                                            *([f"train.steps={a.steps}"] if a.steps else []), *a.set])
     if isinstance(dataset, dict): cfg["dataset"] = dataset
-    torch.set_num_threads(a.threads)   # a baseline's library can raise torch's thread count; every training runs at --threads
+    torch.set_num_threads(a.threads)   # torch's count rose during earlier runs (after the trainings; not traced further)
     t0 = time.perf_counter()
     run_training(cfg)
     print(f"  trained {name} in {time.perf_counter() - t0:.0f} s", flush=True)

@@ -266,6 +266,8 @@ def mirror_features(self: Preprocessor, x: torch.Tensor) -> torch.Tensor:
 # %% ../../nbs/05_data.preprocess.ipynb #95370aa5
 def mirror_poses(poses, skeleton: Skeleton):
     "`poses` (a `Poses`) reflected left/right in the ground plane: one ground axis negated, left/right keypoints swapped."
+    if not dataclasses.is_dataclass(poses) or not hasattr(poses, "position"):
+        raise VQMapError(f"mirror_poses: needs a Poses (one loaded recording), got {type(poses).__name__}")
     perm = skeleton.mirror_permutation()
     pos = np.asarray(poses.position)[:, perm].copy()
     pos[..., _plane_axes(skeleton.n_space, skeleton.up_axis)[0]] *= -1
