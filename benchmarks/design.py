@@ -5,25 +5,29 @@
     python benchmarks/design.py --report        # only rebuild design.json and its tables from results/design/*.json
 
 Every variant is one `real.py` run with explicit overrides (its own json is kept in `results/design/NAME.json`, so a
-variant already measured is not run again). Two groups:
+variant already measured is not run again). Three groups:
 - subtle: dead-code reset (`model.dead_after`) x subtypes per type (`model.n_bottom`) on the SUBTLE mice (train on the 9
   unlabelled animals, 2 seeds, measured on the 4 held-out labelled ones): top / motif NMI with the expert labels, MPJPE
   of the encoder's codes against block k-means, seed ARI of top codes; with and without the reset also on seeds 2 and 3;
   the codebook init (one k-means++ seeding vs the best of 8, `init8`) on both pairs of seeds, and with it the reset off
-  (`init8_dead0`, both pairs); and four reconstruction checks: no 1 s context for the top level (`top0`), commitment
-  weight 0.1 / 0.5, twice the training (`steps6000`), encoder and decoder twice as wide (`init8_width256`, 35 min).
+  (`init8_dead0`, both pairs, the current default) and with 2 subtypes per type (`init8_dead0_bottom2`, both pairs);
+  and four reconstruction checks: no 1 s context for the top level (`top0`), commitment weight 0.1 / 0.5, twice the
+  training (`steps6000`), encoder and decoder twice as wide (`init8_width256`, 35 min).
 - mouse34: training length (`--steps` 200, 400, 1000: 50, 100 and 250 passes over its 2,880 training frames) x dead-code
   reset on the stac-mjx mouse, and the current default with and without the reset (`steps400_dead{20,0}_init8`), 4
   seeds, one run per seed: held-out MPJPE of the encoder's codes against block k-means.
+- bandai: the current default with and without the reset on the Bandai humans (`bandai_dead{0,20}_init8`, 2 seeds):
+  held-out clips' majority-top-code NMI with the action against k-means, per seed and mean.
 Each run's own time is in its json (`seconds`): subtle variants took 11-16 min (`steps6000` 22), mouse34 runs 0.6-3 min on 2
 shared CPU cores.
-`subtle_dead0_bottom4.json` is the full `real.py` run of the previous default (dead_after 0), all parts; the table reads
+`subtle_dead0_bottom4.json` is the full `real.py` run of an earlier default (single init, no reset), all parts; the table reads
 its subtle part, the same measurement as the subtle-only runs. Runs made before `train.max_epochs` existed record
 `--steps` of 200 or 400, which that cap leaves unchanged.
 Codebook init (`model.init_restarts` x `model.init_iters`): every run except `init8*` used one k-means++ seeding with 10
 Lloyd iterations, the default when it ran (their json's `settings` do not name the keys, which did not exist yet; the
-arguments here add them so a re-run reproduces the setting). The two `init8` runs measured the current default (best of
-8 seedings x 20 iterations) before it became a config key, with the same arithmetic, so their `settings` name no keys.
+arguments here add them so a re-run reproduces the setting). The two `init8` runs measured the best-of-8 init (8 seedings
+x 20 iterations) before it became a config key, with the same arithmetic, so their `settings` name no keys; they, and
+the other runs that name no `model.dead_after`, had the reset on (20, the default then; the arguments name it).
 """
 from __future__ import annotations
 
@@ -43,21 +47,27 @@ DESIGN = RESULTS / "design"
 def variants() -> dict[str, list[str]]:
     "{name: real.py arguments}."
     one = ["model.init_restarts=1", "model.init_iters=10"]   # the single k-means init every run before `init8` had
+    reset = "model.dead_after=20"                              # the reset every run that does not name it had
     out = {}
     for dead, nb in ((0, 2), (0, 4), (20, 2), (20, 3), (20, 4)):
         out[f"subtle_dead{dead}_bottom{nb}"] = ["--parts", "subtle", "--set", f"model.dead_after={dead}", f"model.n_bottom={nb}", *one]
     out["subtle_dead20_bottom4_top0"] = ["--parts", "subtle", "--set", "model.dead_after=20", "model.n_bottom=4", "model.top_seconds=0", *one]
     for cw in (0.1, 0.5):
-        out[f"subtle_commit{cw}"] = ["--parts", "subtle", "--set", f"model.commit_weight={cw}", *one]
-    out["subtle_steps6000"] = ["--parts", "subtle", "--steps", "6000", "--set", *one]
+        out[f"subtle_commit{cw}"] = ["--parts", "subtle", "--set", f"model.commit_weight={cw}", reset, *one]
+    out["subtle_steps6000"] = ["--parts", "subtle", "--steps", "6000", "--set", reset, *one]
     out["subtle_init8_dead0"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20", "model.dead_after=0"]
     out["subtle_init8_dead0_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", "model.init_restarts=8",
                                          "model.init_iters=20", "model.dead_after=0"]
-    out["subtle_init8_width256"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20", "model.width=256"]
+    for seeds, suffix in ((["0", "1"], ""), (["2", "3"], "_seeds23")):   # the current default with 2 subtypes per type
+        out[f"subtle_init8_dead0_bottom2{suffix}"] = ["--parts", "subtle", "--seeds", *seeds, "--set", "model.init_restarts=8",
+                                                      "model.init_iters=20", "model.dead_after=0", "model.n_bottom=2"]
+    out["subtle_init8_width256"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20", "model.width=256", reset]
     for dead in (0, 20):
         out[f"subtle_dead{dead}_bottom4_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", f"model.dead_after={dead}", "model.n_bottom=4", *one]
-    out["subtle_init8"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20"]
-    out["subtle_init8_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", "model.init_restarts=8", "model.init_iters=20"]
+    out["subtle_init8"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20", reset]
+    out["subtle_init8_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", "model.init_restarts=8", "model.init_iters=20", reset]
+    for dead in (0, 20):   # Bandai humans, the current default with and without the reset, 2 seeds (the mean is the target's)
+        out[f"bandai_dead{dead}_init8"] = ["--parts", "bandai", "--set", "model.init_restarts=8", "model.init_iters=20", f"model.dead_after={dead}"]
     for steps in (200, 400, 1000):
         for dead in ((0, 20) if steps < 1000 else (20,)):
             for seed in range(4):
@@ -72,7 +82,7 @@ def variants() -> dict[str, list[str]]:
 
 def summary(runs: dict[str, dict]) -> dict:
     "The figures of each measured variant (subtle: one row per variant; mouse34: mean over seeds per setting)."
-    subtle, mouse = {}, {}
+    subtle, mouse, bandai = {}, {}, {}
     for name, r in sorted(runs.items()):
         if name.startswith("subtle") and "subtle" in r:
             s, t = r["subtle"], r["targets"]
@@ -82,6 +92,12 @@ def summary(runs: dict[str, dict]) -> dict:
                             "kmeans_top_nmi": km["top"]["nmi"], "kmeans_motif_nmi": km["motif"]["nmi"],
                             "mpjpe": t["subtle_mpjpe"]["value"], "block_kmeans_mpjpe": s["baselines"]["block_kmeans_mpjpe"],
                             "seed_ari_top": s.get("ari_top")}
+        elif name.startswith("bandai") and "bandai" in r:
+            b = r["bandai"]
+            bandai[name] = {"seeds": [int(k) for k in b["seeds"]], "nmi_majority_top": r["targets"]["bandai_action_nmi"]["value"],
+                            "kmeans_nmi_majority_top": b["kmeans_pose_velocity"]["nmi_majority_top"],
+                            "per_seed": {k: v["nmi_majority_top"] for k, v in b["seeds"].items()},
+                            "kmeans_per_seed": {k: v["nmi_majority_top"] for k, v in b.get("kmeans_seeds", {}).items()}}
         elif name.startswith("mouse34") and "mouse34" in r:
             key = name.rsplit("_seed", 1)[0]
             for seed, v in r["mouse34"]["seeds"].items():
@@ -89,11 +105,11 @@ def summary(runs: dict[str, dict]) -> dict:
     m34 = {k: {"seeds": sorted(v), "mpjpe": float(np.mean([x["mpjpe"] for x in v.values()])),
                "block_kmeans_mpjpe": float(np.mean([x["block_kmeans_mpjpe"] for x in v.values()])),
                "per_seed": {str(s): v[s]["mpjpe"] for s in sorted(v)}} for k, v in mouse.items()}
-    return {"subtle": subtle, "mouse34": m34}
+    return {"subtle": subtle, "mouse34": m34, "bandai": bandai}
 
 
 def report(d: dict) -> str:
-    "Two markdown tables: the SUBTLE variants and the mouse34 training lengths."
+    "Markdown tables: the SUBTLE variants, the mouse34 training lengths and the Bandai reset check."
     out = []
     if d.get("subtle"):
         rows = [(k.removeprefix("subtle_"), ",".join(map(str, v["seeds"])), f"{v['top_nmi']:.3f} ({v['top_nmi'] / v['kmeans_top_nmi']:.2f}x)",
@@ -106,6 +122,11 @@ def report(d: dict) -> str:
         rows = [(k.removeprefix("mouse34_"), ",".join(map(str, v["seeds"])), f"{v['mpjpe']:.3f}", f"{v['block_kmeans_mpjpe']:.3f}",
                  " / ".join(f"{x:.2f}" for x in v["per_seed"].values())) for k, v in d["mouse34"].items()]
         out.append(table(rows, ("mouse34 variant", "seeds", "MPJPE mm (mean)", "block k-means", "per seed")))
+    if d.get("bandai"):
+        rows = [(k.removeprefix("bandai_"), ",".join(map(str, v["seeds"])), f"{v['nmi_majority_top']:.3f}", f"{v['kmeans_nmi_majority_top']:.3f}",
+                 " / ".join(f"{x:.3f}" for x in v["per_seed"].values()), " / ".join(f"{x:.3f}" for x in v["kmeans_per_seed"].values()))
+                for k, v in d["bandai"].items()]
+        out.append(table(rows, ("Bandai variant", "seeds", "majority-top NMI (mean)", "k-means (mean)", "per seed", "k-means per seed")))
     return "\n\n".join(out)
 
 

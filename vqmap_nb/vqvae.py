@@ -40,7 +40,7 @@ class VQVAEConfig:
     n_bottom: int = 4             # subtypes per type (tree) / shared refinements (residual, channels)
     hierarchy: str = "tree"       # tree | residual | channels
     decay: float = 0.99           # EMA decay of codebook counts and sums
-    dead_after: int = 20          # re-seed a code unused for this many steps (0 = never); see `benchmarks/results/design.json`
+    dead_after: int = 0           # re-seed a code unused for this many steps (0 = never); see `benchmarks/results/design.json`
     init: str = "kmeans"          # codebook init from the first training batch: kmeans | random | none
     init_restarts: int = 8        # k-means++ seedings of that init; the lowest-inertia one is kept (seed stability, design.json)
     init_iters: int = 20          # Lloyd iterations of each
