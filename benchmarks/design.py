@@ -13,7 +13,7 @@ variant already measured is not run again). Three groups:
   (`init8_dead0`, both pairs, the current default) and with 2 subtypes per type (`init8_dead0_bottom2`, both pairs);
   and reconstruction checks: no 1 s context for the top level (`top0`), commitment weight 0.1 / 0.5, twice the
   training (`steps6000`), encoder and decoder twice as wide (`init8_width256`, 35 min), and with the current default
-  half the velocity term (`init8_dead0_velocity0.5`) or half the coarse term (`init8_dead0_coarse1.5`).
+  half the velocity term (`init8_dead0_velocity0.5`) or a lower coarse term (`init8_dead0_coarse{1.5,2.0}`).
 - mouse34: training length (`--steps` 200, 400, 1000: 50, 100 and 250 passes over its 2,880 training frames) x dead-code
   reset on the stac-mjx mouse, and the current default with and without the reset (`steps400_dead{20,0}_init8`), 4
   seeds, one run per seed: held-out MPJPE of the encoder's codes against block k-means.
@@ -62,7 +62,7 @@ def variants() -> dict[str, list[str]]:
     for seeds, suffix in ((["0", "1"], ""), (["2", "3"], "_seeds23")):   # the current default with 2 subtypes per type
         out[f"subtle_init8_dead0_bottom2{suffix}"] = ["--parts", "subtle", "--seeds", *seeds, "--set", "model.init_restarts=8",
                                                       "model.init_iters=20", "model.dead_after=0", "model.n_bottom=2"]
-    for key, v in (("velocity_weight", 0.5), ("coarse_weight", 1.5)):   # the default's two other loss weights, halved
+    for key, v in (("velocity_weight", 0.5), ("coarse_weight", 1.5), ("coarse_weight", 2.0)):   # the two other loss weights, lower
         out[f"subtle_init8_dead0_{key.split('_')[0]}{v}"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20",
                                                             "model.dead_after=0", f"model.{key}={v}"]
     out["subtle_init8_width256"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20", "model.width=256", reset]
