@@ -13,11 +13,14 @@ variant already measured is not run again). Three groups:
   (`init8_dead0`, both pairs, the current default) and with 2 subtypes per type (`init8_dead0_bottom2`, both pairs);
   and reconstruction checks: no 1 s context for the top level (`top0`), commitment weight 0.1 / 0.5, twice the
   training (`steps6000`), encoder and decoder twice as wide (`init8_width256`, 35 min), and with the current default
-  half the velocity term (`init8_dead0_velocity0.5`) or a lower coarse term (`init8_dead0_coarse{1.5,2.0}`).
+  half the velocity term (`init8_dead0_velocity0.5`) or a lower coarse term (`init8_dead0_coarse{1.5,2.0}`); the coarse
+  term at full weight for the first half of training and lowered to 1.0 or 1.5 over the second (`init8_dead0_anneal*`,
+  1.0 on both pairs of seeds: the current default, `model.coarse_final`).
 - mouse34: training length (`--steps` 200, 400, 1000: 50, 100 and 250 passes over its 2,880 training frames) x dead-code
-  reset on the stac-mjx mouse, and the current default with and without the reset (`steps400_dead{20,0}_init8`), 4
-  seeds, one run per seed: held-out MPJPE of the encoder's codes against block k-means.
-- bandai: the current default with and without the reset on the Bandai humans (`bandai_dead{0,20}_init8`, 2 seeds):
+  reset on the stac-mjx mouse, the best-of-8 init with and without the reset (`steps400_dead{20,0}_init8`) and without
+  it with the coarse schedule (`steps400_dead0_init8_anneal1.0`, the current default), 4 seeds, one run per seed:
+  held-out MPJPE of the encoder's codes against block k-means.
+- bandai: the best-of-8 init with and without the reset on the Bandai humans (`bandai_dead{0,20}_init8`, 2 seeds):
   held-out clips' majority-top-code NMI with the action against k-means, per seed and mean.
 Each run's own time is in its json (`seconds`): subtle variants took 11-16 min (`steps6000` 22), mouse34 runs 0.6-3 min on 2
 shared CPU cores.
@@ -28,7 +31,8 @@ Codebook init (`model.init_restarts` x `model.init_iters`): every run except `in
 Lloyd iterations, the default when it ran (their json's `settings` do not name the keys, which did not exist yet; the
 arguments here add them so a re-run reproduces the setting). The two `init8` runs measured the best-of-8 init (8 seedings
 x 20 iterations) before it became a config key, with the same arithmetic, so their `settings` name no keys; they, and
-the other runs that name no `model.dead_after`, had the reset on (20, the default then; the arguments name it).
+the other runs that name no `model.dead_after`, had the reset on (20, the default then; the arguments name it). Every run
+without `anneal` in its name kept the coarse weight constant (`model.coarse_final=null`, added to its arguments).
 """
 from __future__ import annotations
 
@@ -65,6 +69,11 @@ def variants() -> dict[str, list[str]]:
     for key, v in (("velocity_weight", 0.5), ("coarse_weight", 1.5), ("coarse_weight", 2.0)):   # the two other loss weights, lower
         out[f"subtle_init8_dead0_{key.split('_')[0]}{v}"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20",
                                                             "model.dead_after=0", f"model.{key}={v}"]
+    for final in (1.0, 1.5):   # the coarse term at 3.0 while the top codes settle, then lowered over the second half
+        out[f"subtle_init8_dead0_anneal{final}"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20",
+                                                    "model.dead_after=0", f"model.coarse_final={final}"]
+    out["subtle_init8_dead0_anneal1.0_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", "model.init_restarts=8",
+                                                   "model.init_iters=20", "model.dead_after=0", "model.coarse_final=1.0"]
     out["subtle_init8_width256"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20", "model.width=256", reset]
     for dead in (0, 20):
         out[f"subtle_dead{dead}_bottom4_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", f"model.dead_after={dead}", "model.n_bottom=4", *one]
@@ -81,6 +90,10 @@ def variants() -> dict[str, list[str]]:
         for dead in (0, 20):
             out[f"mouse34_steps400_dead{dead}_init8_seed{seed}"] = ["--parts", "mouse34", "--seeds", str(seed), "--set",
                                                                     "model.init_restarts=8", "model.init_iters=20", f"model.dead_after={dead}"]
+        out[f"mouse34_steps400_dead0_init8_anneal1.0_seed{seed}"] = ["--parts", "mouse34", "--seeds", str(seed), "--set", "model.init_restarts=8",
+                                                                    "model.init_iters=20", "model.dead_after=0", "model.coarse_final=1.0"]
+    for args in out.values():   # every run before the coarse schedule had the weight constant
+        if not any(x.startswith("model.coarse_final=") for x in args): args.append("model.coarse_final=null")
     return out
 
 

@@ -12,7 +12,8 @@ Parts (each trains `configs/base/vqvae.yaml` with the part's dataset config and 
   stability (ARI of top codes between seeds on the held-out frames). Baselines on the same frames with the same
   numbers of clusters, fitted on the same training animals with the model's own features: k-means on egocentric pose +
   velocity; spectrogram-UMAP (Morlet wavelets of PCA components, UMAP, k-means; MotionMapper/SUBTLE style); k-means on
-  code-length blocks for MPJPE. keypoint-MoSeq is not run here (an optional extra; it needs jax).
+  code-length blocks for MPJPE. keypoint-MoSeq is scored when `benchmarks/kpms.py` (its own environment: it needs jax)
+  has written results/kpms.json: all its syllables, and its n - 1 most used plus the rest at the model's numbers of codes.
 - bandai: Bandai Namco human mocap (../shared/data/bandai_human3d), one action per clip (17). Clips are split 75/25
   within each action; NMI with the action of each held-out clip's majority top code and of k-means clusters of its
   motif histogram, against k-means (pose + velocity) treated the same way; one training and one k-means per seed (each
@@ -152,12 +153,15 @@ def subtle(root: Path, a) -> dict:
     for seed in a.seeds:
         ckpt = train(root, f"subtle_s{seed}", "configs/dataset/subtle_mouse.yaml", seed, a)
         model, pre, _, _ = load_model(ckpt)
+        t0 = time.perf_counter()
         codes = codes_by_seed[seed] = held_out(model, pre, list(poses.values()))
+        apply_s = time.perf_counter() - t0
         mirror = {p.name: encode_session(model, pre, mirror_poses(p, pre.skeleton))["motif"] for p in poses.values()}
         out["seeds"][seed] = {"top": label_scores(codes, labels, 20.0, "top"), "motif": label_scores(codes, labels, 20.0, "motif"),
                               "motif_sides_merged": sides_merged({n: c["motif"] for n, c in codes.items()}, mirror, labels, model.n_motifs),
                               "mpjpe": encoder_mpjpe(model, pre, list(poses.values())), "n_top": model.n_top,
-                              "n_motifs": model.n_motifs, "code_frames": model.downsample}
+                              "n_motifs": model.n_motifs, "code_frames": model.downsample,
+                              "apply_frames_per_s": sum(len(p.position) for p in poses.values()) / apply_s}
         print(f"  seed {seed}: {json.dumps(out['seeds'][seed]['top'])} mpjpe {out['seeds'][seed]['mpjpe']:.3f}", flush=True)
         if seed == a.seeds[0]: first = (model, pre, ckpt)
     model, pre, ckpt = first
@@ -191,8 +195,36 @@ def subtle_baselines(pre, train_poses, poses, labels, n_top, n_motifs, frames_pe
         out[name] = {**res, "seconds": time.perf_counter() - t0}
         print(f"  {name}: top {res['top']['nmi']:.3f} motif {res['motif']['nmi']:.3f}", flush=True)
     out["block_kmeans_mpjpe"] = block_kmeans_mpjpe(pre, train_poses, list(poses.values()), n_motifs, frames_per_code)
-    out["keypoint_moseq"] = "not run: an optional extra that needs jax; see TOOLCHAIN.md for its cost on this machine"
+    out["keypoint_moseq"] = keypoint_moseq(labels, n_top, n_motifs)
     return out
+
+
+def most_used(seqs: dict, k: int) -> dict:
+    "Each sequence with its k - 1 most used values (over all sequences) kept and every other value merged into one."
+    allv = np.concatenate(list(seqs.values()))
+    keep = np.argsort(-np.bincount(allv), kind="stable")[:k - 1]
+    lut = np.full(allv.max() + 1, k - 1)
+    lut[keep] = np.arange(len(keep))
+    return {n: lut[s] for n, s in seqs.items()}
+
+
+def keypoint_moseq(labels: dict, n_top: int, n_motifs: int) -> dict | str:
+    """keypoint-MoSeq's held-out syllables scored like every other method: all its syllables, and its n - 1 most used
+    plus the rest merged at the model's numbers of codes. `benchmarks/kpms.py` fits and applies it in its own
+    environment and writes results/kpms.json; without that file this part says why it is missing."""
+    path = RESULTS / "kpms.json"
+    if not path.exists(): return "not run: an optional extra in its own environment (benchmarks/kpms.py writes results/kpms.json)"
+    meta = json.loads(path.read_text())
+    z = np.load(path.parent / meta["syllables_file"])
+    if meta["held_out"] != list(labels) or any(len(z[n]) != len(labels[n]) for n in labels):
+        return f"not scored: {path} holds other held-out frames; re-run benchmarks/kpms.py"
+    syll = {n: z[n].astype(np.int64) for n in labels}
+    out = {"all": label_scores({n: {"all": s} for n, s in syll.items()}, labels, 20.0, "all")}
+    for level, k in (("top", n_top), ("motif", n_motifs)):
+        out[level] = label_scores({n: {level: s} for n, s in most_used(syll, k).items()}, labels, 20.0, level)
+    keys = ("n_syllables_used", "n_syllables_over_1pct", "fit_seconds", "apply_seconds", "apply_frames_per_s", "train_frames",
+            "held_out_frames", "settings", "when")
+    return {**out, **{k: meta[k] for k in keys}}
 
 
 def bandai(root: Path, a) -> dict:
@@ -317,8 +349,25 @@ def report(r: dict) -> str:
             for level in ("top", "motif"):
                 rows.append((f"{label}, {level} ({'as many clusters'})", f"{b[level]['nmi']:.3f}", f"{b[level]['purity']:.3f}",
                              fmt_b(b[level]["bout_s"]), f"{b[level]['boundary_f1']:.3f}"))
+        km = s["baselines"].get("keypoint_moseq")
+        if isinstance(km, dict):
+            for level, label in (("top", "n - 1 most used + the rest"), ("motif", "n - 1 most used + the rest"),
+                                 ("all", f"all {km['n_syllables_used']} syllables")):
+                rows.append((f"keypoint-MoSeq, {level if level != 'all' else 'syllables'} ({label})", f"{km[level]['nmi']:.3f}",
+                             f"{km[level]['purity']:.3f}", fmt_b(km[level]["bout_s"]), f"{km[level]['boundary_f1']:.3f}"))
         rows.append(("expert labels", "", "", fmt_b(s["label_bouts_s"]), ""))
         out.append(table(rows, ("SUBTLE mice, 4 held-out labelled animals", "NMI", "purity", "bout s, median (IQR)", "boundary F1 ±0.2 s")))
+        if isinstance(km, dict) and all("apply_frames_per_s" in v for v in s["seeds"].values()):
+            ours = float(np.mean([v["apply_frames_per_s"] for v in s["seeds"].values()]))
+            st = km["settings"]
+            out.append(f"Coding the held-out animals ({km['held_out_frames']:,} frames, one CPU thread each): the VQ-VAE "
+                       f"{ours:,.0f} frames/s (features included, mean of {len(seeds)} seeds), keypoint-MoSeq "
+                       f"{km['apply_frames_per_s']:,.0f} frames/s ({st['apply_iters']} Gibbs sweeps, JIT included): "
+                       f"**{ours / km['apply_frames_per_s']:,.0f}x**. keypoint-MoSeq {st.get('version', '')} fit: "
+                       f"{km['fit_seconds'] / 60:.0f} min on {km['train_frames']:,} frames ({st['ar_iters']} AR-HMM + "
+                       f"{st['full_iters']} full-model sweeps, kappa {st['kappa_ar']:.0e} / {st['kappa_full']:.0e}, latent dim "
+                       f"{st['latent_dim']}); {km['n_syllables_used']} syllables used on the held-out animals, "
+                       f"{km['n_syllables_over_1pct']} above 1 % of frames ({km['when']}).")
         sides = [(f"VQ-VAE motifs, mean of {len(seeds)} seeds", *(np.mean([s["seeds"][x]["motif_sides_merged"][k] for x in seeds]) for k in
                                                                  ("changes_under_mirror", "n_groups", "nmi")))]
         sides += [(label, *(s["baselines"][name]["motif_sides_merged"][k] for k in ("changes_under_mirror", "n_groups", "nmi")))

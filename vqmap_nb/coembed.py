@@ -137,6 +137,7 @@ class CoEmbedVQVAE(nn.Module):
     @property
     def n_motifs(self) -> int: return self.core.n_motifs
     def motif_id(self, top, bottom): return self.core.motif_id(top, bottom)
+    def set_progress(self, frac: float): self.core.set_progress(frac)   # the core's loss schedule (`coarse_final`)
     def fps(self, name: str) -> float | None: return self.cfg.fps.get(name, self.cfg.core_fps)   # dataset's own rate
 
 def _old_coembed_keys(state_dict, prefix, *args):

@@ -60,8 +60,10 @@ def _stored_config(ckpt: dict):
     return name, VQVAEConfig(**{**section, "n_features": int(ckpt["n_features"])})
 
 def _before_pooling(d: dict) -> dict:
-    "A VQ-VAE config stored before the top level read averaged latents and the coarse term predicted movement energy."
-    return d if "top_pool" in d else {**d, "top_pool": 1, "coarse_motion": 0.0, "top_seconds": 0.0}
+    """A VQ-VAE config as it was trained: one stored before the top level read averaged latents and the coarse term
+    predicted movement energy gets those off, one stored before the coarse weight could change during training keeps it constant."""
+    d = d if "top_pool" in d else {**d, "top_pool": 1, "coarse_motion": 0.0, "top_seconds": 0.0}
+    return d if "coarse_final" in d else {**d, "coarse_final": None}
 
 def model_from_checkpoint(ckpt: dict) -> nn.Module:
     "An untrained model shaped as the checkpoint's (load its `model` weights next)."

@@ -216,6 +216,7 @@ def train_epoch(self: Trainer, bar=None) -> dict:
     for batch in self.train_batches(self.epoch, self.rank, self.world_size):
         if self.step >= self.total_steps: break
         frames += self.frames_per_batch(batch) * self.world_size
+        if hasattr(self.raw_model, "set_progress"): self.raw_model.set_progress(self.step / self.total_steps)  # loss schedules
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             loss, logs = self.loss_fn(self.model, _to_device(batch, self.device))
         if not torch.isfinite(loss):

@@ -49,6 +49,7 @@ class VQVAEConfig:
     mirror_weight: float = 0.0    # weight of the soft mirror-consistency term (models without symmetric_top)
     symmetric_top: bool = True    # top code from the mirror-invariant [even, |odd|] view: a window and its mirror share it
     coarse_weight: float = 3.0    # the top code alone predicts its span's mirror-invariant features
+    coarse_final: float | None = 1.0   # the coarse weight at the end of training, reached linearly over its second half (None: constant)
     coarse_motion: float = 1.0    # the coarse term also predicts each feature's movement energy over the span, times this (0: off)
     top_seconds: float = 1.0      # the top level reads the latents averaged over about this long (0: each code alone)
     top_pool: int | None = None   # codes in that centred average (odd; set by `for_fps`; None: 1)
@@ -84,6 +85,9 @@ def _check_config(c: VQVAEConfig):
         v = getattr(c, k)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
             raise VQMapError(f"config 'model.{k}': must be a number >= 0, got {v!r}")
+    if c.coarse_final is not None and (isinstance(c.coarse_final, bool) or not isinstance(c.coarse_final, (int, float))
+                                       or not c.coarse_final >= 0):
+        raise VQMapError(f"config 'model.coarse_final': must be null or a number >= 0, got {c.coarse_final!r}")
     if c.top_pool is not None and (isinstance(c.top_pool, bool) or not isinstance(c.top_pool, int) or c.top_pool < 1
                                    or c.top_pool % 2 == 0):
         raise VQMapError(f"config 'model.top_pool': must be an odd whole number of codes >= 1, got {c.top_pool!r}")
@@ -311,6 +315,12 @@ class HVQVAE(nn.Module):
     @property
     def n_motifs(self) -> int: return self.n_top * self.n_bottom
     def motif_id(self, top, bottom): return top * self.n_bottom + bottom
+
+    def set_progress(self, frac: float): # fraction of training done, 0..1 (the trainer calls this before every step)
+        "Move the coarse weight from `coarse_weight` to `coarse_final` over the second half of training."
+        if self.cfg.coarse_final is None or self.cfg.coarse_weight == 0: return
+        t = min(max(2 * frac - 1, 0.0), 1.0)
+        self.weights["coarse"] = self.cfg.coarse_weight + t * (self.cfg.coarse_final - self.cfg.coarse_weight)
 
 def _old_vqvae_keys(state_dict, prefix, *args):
     "Checkpoints written before adapters kept the mirror and the coarse head on the model itself."
