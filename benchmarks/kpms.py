@@ -104,7 +104,7 @@ def main(argv=None):
     bouts = np.concatenate([run_lengths(s) for s in syll.values()]) / FPS
     n_train, n_test = sum(map(len, train.values())), len(allv)
     out_json, out_npz = Path(a.out + ".json"), Path(a.out + "_syllables.npz")
-    np.savez_compressed(out_npz, **syll)
+    np.savez_compressed(out_npz, **syll)                # the syllables first: real.py reads the json as the sign both are there
     r = {"held_out": HELD_OUT, "train_sessions": train_names, "train_frames": n_train, "held_out_frames": n_test,
          "fit_seconds": fit_s, "apply_seconds": apply_s, "apply_frames_per_s": n_test / apply_s,
          "n_syllables_used": int((usage > 0).sum()), "n_syllables_over_1pct": int((usage > 0.01).sum()),

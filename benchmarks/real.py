@@ -215,6 +215,7 @@ def keypoint_moseq(labels: dict, n_top: int, n_motifs: int) -> dict | str:
     path = RESULTS / "kpms.json"
     if not path.exists(): return "not run: an optional extra in its own environment (benchmarks/kpms.py writes results/kpms.json)"
     meta = json.loads(path.read_text())
+    if not (path.parent / meta["syllables_file"]).exists(): return f"not scored: {path.parent / meta['syllables_file']} is missing; re-run benchmarks/kpms.py"
     z = np.load(path.parent / meta["syllables_file"])
     if meta["held_out"] != list(labels) or any(len(z[n]) != len(labels[n]) for n in labels):
         return f"not scored: {path} holds other held-out frames; re-run benchmarks/kpms.py"
