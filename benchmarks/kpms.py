@@ -111,7 +111,8 @@ def main(argv=None):
          "median_syllable_s": float(np.median(bouts)), "syllables_file": out_npz.name,
          "settings": {"version": kpms.__version__, "jax": jax.__version__, "ar_iters": a.ar_iters, "full_iters": a.full_iters,
                       "apply_iters": a.apply_iters, "kappa_ar": a.kappa, "kappa_full": a.kappa / 10, "latent_dim": latent_dim,
-                      "use_bodyparts": use, "seg_length": seg, "units": "mm", "seed": a.seed, "threads": 1},
+                      "use_bodyparts": use, "seg_length": seg, "units": "mm", "seed": a.seed,
+                      "xla_flags": os.environ.get("XLA_FLAGS", "")},
          "seconds": time.perf_counter() - t_all, "when": time.strftime("%Y-%m-%d"),
          "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": sys.version.split()[0]}}
     out_json.write_text(json.dumps(r, indent=1) + "\n")
