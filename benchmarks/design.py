@@ -15,7 +15,11 @@ variant already measured is not run again). Three groups:
   training (`steps6000`), encoder and decoder twice as wide (`init8_width256`, 35 min), and with the current default
   half the velocity term (`init8_dead0_velocity0.5`) or a lower coarse term (`init8_dead0_coarse{1.5,2.0}`); the coarse
   term at full weight for the first half of training and lowered to 1.0 or 1.5 over the second (`init8_dead0_anneal*`,
-  1.0 on both pairs of seeds: the current default, `model.coarse_final`).
+  1.0 on both pairs of seeds: the current default, `model.coarse_final`); and, on the current default, the top level's
+  context (`anneal1.0_top{1.5,2.0}`: `model.top_seconds`, default 1.0), the code length (`anneal1.0_code{0.1,0.4}`:
+  `model.code_seconds`, default 0.2); the residual hierarchy (`anneal1.0_residual`: `model.hierarchy`, default tree) is
+  defined but not yet measured.
+  The table also gives the top codes' median bout (the target: within 2x of the labelled median).
 - mouse34: training length (`--steps` 200, 400, 1000: 50, 100 and 250 passes over its 2,880 training frames) x dead-code
   reset on the stac-mjx mouse, the best-of-8 init with and without the reset (`steps400_dead{20,0}_init8`) and without
   it with the coarse schedule (`steps400_dead0_init8_anneal1.0`, the current default), 4 seeds, one run per seed:
@@ -75,6 +79,14 @@ def variants() -> dict[str, list[str]]:
                                                     "model.dead_after=0", f"model.coarse_final={final}"]
     out["subtle_init8_dead0_anneal1.0_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", "model.init_restarts=8",
                                                    "model.init_iters=20", "model.dead_after=0", "model.coarse_final=1.0"]
+    for ts in (1.5, 2.0):   # the current default with a longer context for the top level (`model.top_seconds`, 1.0)
+        out[f"subtle_init8_dead0_anneal1.0_top{ts}"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20",
+                                                        "model.dead_after=0", "model.coarse_final=1.0", f"model.top_seconds={ts}"]
+    for cs in (0.1, 0.4):   # the current default with shorter / longer codes (`model.code_seconds`, 0.2)
+        out[f"subtle_init8_dead0_anneal1.0_code{cs}"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20",
+                                                         "model.dead_after=0", "model.coarse_final=1.0", f"model.code_seconds={cs}"]
+    out["subtle_init8_dead0_anneal1.0_residual"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20",
+                                                    "model.dead_after=0", "model.coarse_final=1.0", "model.hierarchy=residual"]
     out["subtle_init8_width256"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20", "model.width=256", reset]
     for dead in (0, 20):
         out[f"subtle_dead{dead}_bottom4_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", f"model.dead_after={dead}", "model.n_bottom=4", *one]
@@ -111,7 +123,8 @@ def summary(runs: dict[str, dict]) -> dict:
                             "top_nmi": t["subtle_top_nmi_vs_kmeans"]["value"], "motif_nmi": t["subtle_motif_nmi_vs_kmeans"]["value"],
                             "kmeans_top_nmi": km["top"]["nmi"], "kmeans_motif_nmi": km["motif"]["nmi"],
                             "mpjpe": t["subtle_mpjpe"]["value"], "block_kmeans_mpjpe": s["baselines"]["block_kmeans_mpjpe"],
-                            "seed_ari_top": s.get("ari_top")}
+                            "seed_ari_top": s.get("ari_top"), "median_bout_s": t["subtle_median_bout"]["value"],
+                            "label_median_bout_s": s["label_bouts_s"][1]}
         elif name.startswith("bandai") and "bandai" in r:
             b = r["bandai"]
             bandai[name] = {"seeds": [int(k) for k in b["seeds"]], "nmi_majority_top": r["targets"]["bandai_action_nmi"]["value"],
@@ -134,10 +147,11 @@ def report(d: dict) -> str:
     if d.get("subtle"):
         rows = [(k.removeprefix("subtle_"), ",".join(map(str, v["seeds"])), f"{v['top_nmi']:.3f} ({v['top_nmi'] / v['kmeans_top_nmi']:.2f}x)",
                  f"{v['motif_nmi']:.3f} ({v['motif_nmi'] / v['kmeans_motif_nmi']:.2f}x)",
-                 f"{v['mpjpe']:.3f} / {v['block_kmeans_mpjpe']:.3f}", "" if v["seed_ari_top"] is None else f"{v['seed_ari_top']:.3f}")
-                for k, v in d["subtle"].items()]
+                 f"{v['mpjpe']:.3f} / {v['block_kmeans_mpjpe']:.3f}", "" if v["seed_ari_top"] is None else f"{v['seed_ari_top']:.3f}",
+                 f"{v['median_bout_s']:.2f}") for k, v in d["subtle"].items()]
+        lab = next(iter(d["subtle"].values()))["label_median_bout_s"]
         out.append(table(rows, ("SUBTLE variant", "seeds", "top NMI (x k-means)", "motif NMI (x k-means)",
-                                "MPJPE cm / block k-means", "seed ARI top")))
+                                "MPJPE cm / block k-means", "seed ARI top", f"median top bout s (labels {lab:.2f})")))
     if d.get("mouse34"):
         rows = [(k.removeprefix("mouse34_"), ",".join(map(str, v["seeds"])), f"{v['mpjpe']:.3f}", f"{v['block_kmeans_mpjpe']:.3f}",
                  " / ".join(f"{x:.2f}" for x in v["per_seed"].values())) for k, v in d["mouse34"].items()]
