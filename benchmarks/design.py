@@ -16,7 +16,7 @@ variant already measured is not run again). Three groups:
   half the velocity term (`init8_dead0_velocity0.5`) or a lower coarse term (`init8_dead0_coarse{1.5,2.0}`); the coarse
   term at full weight for the first half of training and lowered to 1.0 or 1.5 over the second (`init8_dead0_anneal*`,
   1.0 on both pairs of seeds: the current default, `model.coarse_final`); and, on the current default, the top level's
-  context (`anneal1.0_top{1.5,2.0}`: `model.top_seconds`, default 1.0), the code length (`anneal1.0_code{0.1,0.4}`:
+  context (`anneal1.0_top{1.5,2.0}`: `model.top_seconds`, default 1.0) and the code length (`anneal1.0_code{0.1,0.4}`:
   `model.code_seconds`, default 0.2); the residual hierarchy (`anneal1.0_residual`: `model.hierarchy`, default tree) is
   defined but not yet measured.
   The table also gives the top codes' median bout (the target: within 2x of the labelled median).
@@ -27,7 +27,7 @@ variant already measured is not run again). Three groups:
 - bandai: the best-of-8 init with and without the reset on the Bandai humans (`bandai_dead{0,20}_init8`, 2 seeds), and
   the current default with the reset (`bandai_dead20_init8_anneal1.0`; the default itself is real.json's Bandai part):
   held-out clips' majority-top-code NMI with the action against k-means, per seed and mean.
-Each run's own time is in its json (`seconds`): subtle variants took 11-16 min (`steps6000` 22), mouse34 runs 0.6-3 min on 2
+Each run's own time is in its json (`seconds`): subtle variants took 9-16 min (`steps6000` 22), mouse34 runs 0.6-3 min on 2
 shared CPU cores.
 `subtle_dead0_bottom4.json` is the full `real.py` run of an earlier default (single init, no reset), all parts; the table reads
 its subtle part, the same measurement as the subtle-only runs. Runs made before `train.max_epochs` existed record
