@@ -54,6 +54,7 @@ from vqmap_nb.metrics import (  # noqa: E402
     boundary_f1,
     contingency,
     hist_quantiles,
+    homogeneity_completeness,
     mirror_groups,
     nmi,
     nmi_ceiling,
@@ -119,11 +120,11 @@ def bouts_s(seqs: list, fps: float) -> list:
 
 
 def label_scores(codes: dict, labels: dict, fps: float, level: str = "top") -> dict:
-    "NMI, purity (labelled frames, pooled), median/IQR bout (all frames), boundary F1 within 0.2 s (mean per recording)."
+    "NMI, its homogeneity and completeness, purity (labelled frames, pooled), median/IQR bout (all frames), boundary F1 within 0.2 s (mean per recording)."
     c = np.concatenate([codes[n][level] for n in labels])
     y = np.concatenate([labels[n] for n in labels])
     C = contingency(y, c)
-    return {"nmi": nmi(C), "purity": purity(C), "bout_s": bouts_s([codes[n][level] for n in labels], fps),
+    return {"nmi": nmi(C), **homogeneity_completeness(C), "purity": purity(C), "bout_s": bouts_s([codes[n][level] for n in labels], fps),
             "boundary_f1": float(np.mean([boundary_f1(np.where(labels[n] >= 0, codes[n][level], -1), labels[n],
                                                       int(round(0.2 * fps)))["f1"] for n in labels]))}
 
@@ -341,23 +342,26 @@ def report(r: dict) -> str:
         seeds = list(s["seeds"])
         mean = lambda level, k: float(np.mean([s["seeds"][x][level][k] for x in seeds]))
         fmt_b = lambda b: f"{b[1]:.2f} ({b[0]:.2f}-{b[2]:.2f})"
-        rows = [(f"VQ-VAE, top codes ({s['seeds'][seeds[0]]['n_top']}), mean of {len(seeds)} seeds", f"{mean('top', 'nmi'):.3f}",
-                 f"{mean('top', 'purity'):.3f}", fmt_b(s["seeds"][seeds[0]]["top"]["bout_s"]), f"{mean('top', 'boundary_f1'):.3f}"),
-                (f"VQ-VAE, motifs ({s['seeds'][seeds[0]]['n_motifs']})", f"{mean('motif', 'nmi'):.3f}", f"{mean('motif', 'purity'):.3f}",
-                 fmt_b(s["seeds"][seeds[0]]["motif"]["bout_s"]), f"{mean('motif', 'boundary_f1'):.3f}")]
+        hc = lambda d: tuple(f"{d[k]:.3f}" if k in d else "" for k in ("homogeneity", "completeness"))
+
+        def row(name: str, d: dict, bouts) -> tuple:      # d: one labelling's scores (for the model, the seeds' means)
+            return (name, f"{d['nmi']:.3f}", *hc(d), f"{d['purity']:.3f}", fmt_b(bouts), f"{d['boundary_f1']:.3f}")
+        first = s["seeds"][seeds[0]]
+        means = {level: {k: mean(level, k) for k in first[level] if k != "bout_s" and all(k in v[level] for v in s["seeds"].values())}
+                 for level in ("top", "motif")}
+        rows = [row(f"VQ-VAE, top codes ({first['n_top']}), mean of {len(seeds)} seeds", means["top"], first["top"]["bout_s"]),
+                row(f"VQ-VAE, motifs ({first['n_motifs']})", means["motif"], first["motif"]["bout_s"])]
         for name, label in (("kmeans_pose_velocity", "k-means, pose + velocity"), ("spectrogram_umap", "spectrogram-UMAP")):
             b = s["baselines"][name]
-            for level in ("top", "motif"):
-                rows.append((f"{label}, {level} ({'as many clusters'})", f"{b[level]['nmi']:.3f}", f"{b[level]['purity']:.3f}",
-                             fmt_b(b[level]["bout_s"]), f"{b[level]['boundary_f1']:.3f}"))
+            rows += [row(f"{label}, {level} (as many clusters)", b[level], b[level]["bout_s"]) for level in ("top", "motif")]
         km = s["baselines"].get("keypoint_moseq")
         if isinstance(km, dict):
             for level, label in (("top", "n - 1 most used + the rest"), ("motif", "n - 1 most used + the rest"),
                                  ("all", f"all {km['n_syllables_used']} syllables")):
-                rows.append((f"keypoint-MoSeq, {level if level != 'all' else 'syllables'} ({label})", f"{km[level]['nmi']:.3f}",
-                             f"{km[level]['purity']:.3f}", fmt_b(km[level]["bout_s"]), f"{km[level]['boundary_f1']:.3f}"))
-        rows.append(("expert labels", "", "", fmt_b(s["label_bouts_s"]), ""))
-        out.append(table(rows, ("SUBTLE mice, 4 held-out labelled animals", "NMI", "purity", "bout s, median (IQR)", "boundary F1 ±0.2 s")))
+                rows.append(row(f"keypoint-MoSeq, {level if level != 'all' else 'syllables'} ({label})", km[level], km[level]["bout_s"]))
+        rows.append(("expert labels", "", "", "", "", fmt_b(s["label_bouts_s"]), ""))
+        out.append(table(rows, ("SUBTLE mice, 4 held-out labelled animals", "NMI", "homogeneity", "completeness", "purity",
+                                "bout s, median (IQR)", "boundary F1 ±0.2 s")))
         if isinstance(km, dict) and all("apply_frames_per_s" in v for v in s["seeds"].values()):
             ours = float(np.mean([v["apply_frames_per_s"] for v in s["seeds"].values()]))
             st = km["settings"]
