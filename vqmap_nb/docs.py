@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import multiprocessing as mp
 import os
@@ -13,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -237,18 +239,28 @@ def js_cache_dir() -> Path:
     "Where npm installs the page scripts (`$VQMAP_DOCS_JS_CACHE`, else `~/.cache/vqmap_nb/docs-js`)."
     return Path(os.environ.get("VQMAP_DOCS_JS_CACHE", Path.home() / ".cache" / "vqmap_nb" / "docs-js"))
 
+def _js_complete(cache: Path) -> bool:
+    return (cache / ".complete").is_file() and all((cache / f).is_file() for f in JS_FILES)
+
 def ensure_widget_js(cache=None) -> Path | None:
     "The cache folder holding html-manager and require.js (npm-installed if absent), or None when npm fails."
     cache = Path(cache or js_cache_dir())
-    if all((cache / f).is_file() for f in JS_FILES): return cache
+    if _js_complete(cache): return cache
     npm = shutil.which("npm")
     if npm is None: return _warn("npm not found: building the docs without the widget manager")
-    cache.mkdir(parents=True, exist_ok=True)
-    cmd = [npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache), *JS_PACKAGES]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    if r.returncode or not all((cache / f).is_file() for f in JS_FILES):
-        return _warn(f"npm install failed ({(r.stderr or r.stdout).strip().splitlines()[-1:]}): building without the widget manager")
-    return cache
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{cache.name}.", dir=cache.parent))
+    try:
+        cmd = [npm, "install", "--no-audit", "--no-fund", "--prefix", str(tmp), *JS_PACKAGES]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if r.returncode or not all((tmp / f).is_file() for f in JS_FILES):
+            return _warn(f"npm install failed ({(r.stderr or r.stdout).strip().splitlines()[-1:]}): building without the widget manager")
+        (tmp / ".complete").touch()
+        if cache.exists() and not _js_complete(cache): shutil.rmtree(cache, ignore_errors=True)   # an unfinished older install
+        with contextlib.suppress(OSError): tmp.rename(cache)   # fails only when another build put a complete one there first
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return cache if _js_complete(cache) else _warn(f"{cache}: the widget manager could not be installed there")
 
 def _warn(msg):
     print(f"vqmap_docs: {msg}", file=sys.stderr)
