@@ -93,3 +93,12 @@ def test_the_graph_reads_like_the_pipeline():
     assert "vqmap_nb.train" not in GRAPH["vqmap_nb.analysis"]          # analysis applies models, it does not train
     assert "vqmap_nb.cli" not in set().union(*(GRAPH[m] for m in MODULES if m != "vqmap_nb.cli"))
     assert "vqmap_nb.viz" not in GRAPH["vqmap_nb.encode"]
+
+
+def test_each_xdist_group_stays_on_one_worker(request):
+    """The CLI and docs test files build their fixtures (trained models, a docs site) once, which holds only while
+    `--dist loadgroup` keeps each file's `xdist_group` on one worker. pytest 9.2 changed how node ids are stored and
+    xdist 3.8's grouping silently stopped (every fixture built on both workers, CI time nearly doubled): settings.ini
+    pins pytest below 9.2, and this test fails when the grouping breaks again."""
+    if not getattr(request.config.option, "loadgroup", False): pytest.skip("not run by an xdist worker under --dist loadgroup")
+    assert request.node.nodeid.endswith("@test_architecture"), request.node.nodeid
