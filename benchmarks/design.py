@@ -18,7 +18,10 @@ variant already measured is not run again). Three groups:
   1.0 on both pairs of seeds: the current default, `model.coarse_final`); and, on the current default, the top level's
   context (`anneal1.0_top{1.5,2.0}`: `model.top_seconds`, default 1.0) and the code length (`anneal1.0_code{0.1,0.4}`:
   `model.code_seconds`, default 0.2); the residual hierarchy (`anneal1.0_residual`: `model.hierarchy`, default tree); and 10
-  types x 2 subtypes (`anneal1.0_top10_bottom2`: `model.n_top` / `model.n_bottom`, the default's 20 motifs).
+  types x 2 subtypes (`anneal1.0_top10_bottom2`: `model.n_top` / `model.n_bottom`, the default's 20 motifs); the
+  mirror-invariant top level off (`anneal1.0_asym`: `model.symmetric_top=false`; `anneal1.0_asym_mirror1`: with the soft
+  mirror term instead, `model.mirror_weight=1.0`) and the coarse term's movement part off (`anneal1.0_motion0`:
+  `model.coarse_motion=0`). A variant without a json in results/design/ has not been run yet.
   The table also gives the top codes' median bout (the target: within 2x of the labelled median).
 - mouse34: training length (`--steps` 200, 400, 1000: 50, 100 and 250 passes over its 2,880 training frames) x dead-code
   reset on the stac-mjx mouse, the best-of-8 init with and without the reset (`steps400_dead{20,0}_init8`) and without
@@ -89,6 +92,10 @@ def variants() -> dict[str, list[str]]:
                                                     "model.dead_after=0", "model.coarse_final=1.0", "model.hierarchy=residual"]
     out["subtle_init8_dead0_anneal1.0_top10_bottom2"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20",
                                                          "model.dead_after=0", "model.coarse_final=1.0", "model.n_top=10", "model.n_bottom=2"]
+    for name, extra in (("asym", ["model.symmetric_top=false"]), ("asym_mirror1", ["model.symmetric_top=false", "model.mirror_weight=1.0"]),
+                        ("motion0", ["model.coarse_motion=0"])):
+        out[f"subtle_init8_dead0_anneal1.0_{name}"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20",
+                                                       "model.dead_after=0", "model.coarse_final=1.0", *extra]
     out["subtle_init8_width256"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20", "model.width=256", reset]
     for dead in (0, 20):
         out[f"subtle_dead{dead}_bottom4_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", f"model.dead_after={dead}", "model.n_bottom=4", *one]
