@@ -21,7 +21,8 @@ variant already measured is not run again). Three groups:
   types x 2 subtypes (`anneal1.0_top10_bottom2`: `model.n_top` / `model.n_bottom`, the default's 20 motifs); the
   mirror-invariant top level off (`anneal1.0_asym`: `model.symmetric_top=false`; `anneal1.0_asym_mirror1`: with the soft
   mirror term instead, `model.mirror_weight=1.0`) and the coarse term's movement part off (`anneal1.0_motion0`:
-  `model.coarse_motion=0`). A variant without a json in results/design/ has not been run yet.
+  `model.coarse_motion=0`). `anneal1.0_asym` has not been run yet (a variant without a json in results/design/ is
+  run by the next `python benchmarks/design.py --only asym`).
   The table also gives the top codes' median bout (the target: within 2x of the labelled median).
 - mouse34: training length (`--steps` 200, 400, 1000: 50, 100 and 250 passes over its 2,880 training frames) x dead-code
   reset on the stac-mjx mouse, the best-of-8 init with and without the reset (`steps400_dead{20,0}_init8`) and without
