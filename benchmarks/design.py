@@ -21,8 +21,10 @@ variant already measured is not run again). Three groups:
   types x 2 subtypes (`anneal1.0_top10_bottom2`: `model.n_top` / `model.n_bottom`, the default's 20 motifs); the
   mirror-invariant top level off (`anneal1.0_asym`: `model.symmetric_top=false`; `anneal1.0_asym_mirror1`: with the soft
   mirror term instead, `model.mirror_weight=1.0`) and the coarse term's movement part off (`anneal1.0_motion0`:
-  `model.coarse_motion=0`). `anneal1.0_asym` has not been run yet (a variant without a json in results/design/ is
-  run by the next `python benchmarks/design.py --only asym`).
+  `model.coarse_motion=0`); 2 subtypes per type on the current default (`anneal1.0_bottom2`); and the fine term, each
+  motif code predicting its own span's mirror-invariant features (`anneal1.0_fine{0.3,1,3}`: `model.fine_weight`, default
+  0; `anneal1.0_fine1_bottom2` with 2 subtypes). A variant without a json in results/design/ (`anneal1.0_asym`, and
+  any of these not yet measured) is run by the next `python benchmarks/design.py --only NAME`.
   The table also gives the top codes' median bout (the target: within 2x of the labelled median).
 - mouse34: training length (`--steps` 200, 400, 1000: 50, 100 and 250 passes over its 2,880 training frames) x dead-code
   reset on the stac-mjx mouse, the best-of-8 init with and without the reset (`steps400_dead{20,0}_init8`) and without
@@ -94,7 +96,9 @@ def variants() -> dict[str, list[str]]:
     out["subtle_init8_dead0_anneal1.0_top10_bottom2"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20",
                                                          "model.dead_after=0", "model.coarse_final=1.0", "model.n_top=10", "model.n_bottom=2"]
     for name, extra in (("asym", ["model.symmetric_top=false"]), ("asym_mirror1", ["model.symmetric_top=false", "model.mirror_weight=1.0"]),
-                        ("motion0", ["model.coarse_motion=0"])):
+                        ("motion0", ["model.coarse_motion=0"]), ("bottom2", ["model.n_bottom=2"]),
+                        ("fine0.3", ["model.fine_weight=0.3"]), ("fine1", ["model.fine_weight=1.0"]), ("fine3", ["model.fine_weight=3.0"]),
+                        ("fine1_bottom2", ["model.fine_weight=1.0", "model.n_bottom=2"])):
         out[f"subtle_init8_dead0_anneal1.0_{name}"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20",
                                                        "model.dead_after=0", "model.coarse_final=1.0", *extra]
     out["subtle_init8_width256"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20", "model.width=256", reset]
@@ -122,6 +126,12 @@ def variants() -> dict[str, list[str]]:
     return out
 
 
+def mirror_changes(s: dict) -> float | None:
+    "Mean over seeds of the share of labelled frames whose motif changes when the recording is mirrored (None: not measured)."
+    v = [x["motif_sides_merged"]["changes_under_mirror"] for x in s["seeds"].values() if "motif_sides_merged" in x]
+    return float(np.mean(v)) if len(v) == len(s["seeds"]) else None
+
+
 def summary(runs: dict[str, dict]) -> dict:
     "The figures of each measured variant (subtle: one row per variant; mouse34: mean over seeds per setting)."
     subtle, mouse, bandai = {}, {}, {}
@@ -133,7 +143,8 @@ def summary(runs: dict[str, dict]) -> dict:
                             "top_nmi": t["subtle_top_nmi_vs_kmeans"]["value"], "motif_nmi": t["subtle_motif_nmi_vs_kmeans"]["value"],
                             "kmeans_top_nmi": km["top"]["nmi"], "kmeans_motif_nmi": km["motif"]["nmi"],
                             "mpjpe": t["subtle_mpjpe"]["value"], "block_kmeans_mpjpe": s["baselines"]["block_kmeans_mpjpe"],
-                            "seed_ari_top": s.get("ari_top"), "median_bout_s": t["subtle_median_bout"]["value"],
+                            "seed_ari_top": s.get("ari_top"), "seed_ari_motif": s.get("ari_motif"),
+                            "motif_mirror_changes": mirror_changes(s), "median_bout_s": t["subtle_median_bout"]["value"],
                             "label_median_bout_s": s["label_bouts_s"][1]}
         elif name.startswith("bandai") and "bandai" in r:
             b = r["bandai"]
@@ -151,17 +162,21 @@ def summary(runs: dict[str, dict]) -> dict:
     return {"subtle": subtle, "mouse34": m34, "bandai": bandai}
 
 
+def opt(x, fmt: str) -> str: return "" if x is None else fmt.format(x)
+
+
 def report(d: dict) -> str:
     "Markdown tables: the SUBTLE variants, the mouse34 training lengths and the Bandai reset check."
     out = []
     if d.get("subtle"):
         rows = [(k.removeprefix("subtle_"), ",".join(map(str, v["seeds"])), f"{v['top_nmi']:.3f} ({v['top_nmi'] / v['kmeans_top_nmi']:.2f}x)",
                  f"{v['motif_nmi']:.3f} ({v['motif_nmi'] / v['kmeans_motif_nmi']:.2f}x)",
-                 f"{v['mpjpe']:.3f} / {v['block_kmeans_mpjpe']:.3f}", "" if v["seed_ari_top"] is None else f"{v['seed_ari_top']:.3f}",
-                 f"{v['median_bout_s']:.2f}") for k, v in d["subtle"].items()]
+                 f"{v['mpjpe']:.3f} / {v['block_kmeans_mpjpe']:.3f}", opt(v["seed_ari_top"], "{:.3f}"), opt(v.get("seed_ari_motif"), "{:.3f}"),
+                 opt(v.get("motif_mirror_changes"), "{:.0%}"), f"{v['median_bout_s']:.2f}") for k, v in d["subtle"].items()]
         lab = next(iter(d["subtle"].values()))["label_median_bout_s"]
         out.append(table(rows, ("SUBTLE variant", "seeds", "top NMI (x k-means)", "motif NMI (x k-means)",
-                                "MPJPE cm / block k-means", "seed ARI top", f"median top bout s (labels {lab:.2f})")))
+                                "MPJPE cm / block k-means", "seed ARI top", "seed ARI motif", "motifs changed by mirroring",
+                                f"median top bout s (labels {lab:.2f})")))
     if d.get("mouse34"):
         rows = [(k.removeprefix("mouse34_"), ",".join(map(str, v["seeds"])), f"{v['mpjpe']:.3f}", f"{v['block_kmeans_mpjpe']:.3f}",
                  " / ".join(f"{x:.2f}" for x in v["per_seed"].values())) for k, v in d["mouse34"].items()]

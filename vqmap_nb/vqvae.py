@@ -51,6 +51,7 @@ class VQVAEConfig:
     coarse_weight: float = 3.0    # the top code alone predicts its span's mirror-invariant features
     coarse_final: float | None = 1.0   # the coarse weight at the end of training, reached linearly over its second half (None: constant)
     coarse_motion: float = 1.0    # the coarse term also predicts each feature's movement energy over the span, times this (0: off)
+    fine_weight: float = 0.0      # each motif code predicts its own span's mirror-invariant features (and movement energy) alone (0: off)
     top_seconds: float = 1.0      # the top level reads the latents averaged over about this long (0: each code alone)
     top_pool: int | None = None   # codes in that centred average (odd; set by `for_fps`; None: 1)
 
@@ -81,7 +82,7 @@ def _check_config(c: VQVAEConfig):
         raise VQMapError(f"config 'model.downsample': must be a whole number of frames >= 1, got {c.downsample!r}")
     if not (isinstance(c.code_seconds, (int, float)) and c.code_seconds > 0):
         raise VQMapError(f"config 'model.code_seconds': must be a positive number of seconds, got {c.code_seconds!r}")
-    for k in ("top_seconds", "coarse_motion", "coarse_weight"):
+    for k in ("top_seconds", "coarse_motion", "coarse_weight", "fine_weight"):
         v = getattr(c, k)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
             raise VQMapError(f"config 'model.{k}': must be a number >= 0, got {v!r}")
@@ -237,7 +238,8 @@ class Adapter(nn.Module):
                  coarse: bool, # build the coarse head
                  linear: bool = False, # linear maps F <-> C (co-embedding); identity otherwise (then F == C)
                  motion: float = 0.0, # weight of the movement energy in the coarse target (0: not predicted)
-                 pool: int = 1): # codes in the centred average the top level reads (the coarse target is averaged alike)
+                 pool: int = 1, # codes in the centred average the top level reads (the coarse target is averaged alike)
+                 fine_dim: int = 0): # size of the motif code the fine head reads (0: no fine head)
         super().__init__()
         self.n_features, self.downsample, self.symmetric = n_features, downsample, symmetric
         self.motion, self.pool = float(motion), int(pool)
@@ -247,6 +249,7 @@ class Adapter(nn.Module):
         self.register_buffer("mirror_offset", torch.zeros(n_features))
         n_coarse = (downsample + (self.motion > 0)) * n_features * (2 if symmetric else 1)
         self.coarse = nn.Linear(top_dim, n_coarse) if coarse else None
+        self.fine = nn.Linear(fine_dim, n_coarse) if fine_dim else None   # the same target, each code's own span
 
     def mirror(self, x: Tensor) -> Tensor: return x @ self.mirror_matrix + self.mirror_offset   # (B, T, F)
 
@@ -258,8 +261,12 @@ class Adapter(nn.Module):
         return self
 
     def coarse_target(self, x: Tensor) -> Tensor:
+        "`span_target` averaged over `pool` codes, as the top level reads them."
+        return moving_average(self.span_target(x), self.pool)
+
+    def span_target(self, x: Tensor) -> Tensor:
         """(B, T, F) -> (B, L, (downsample [+ 1]) * F'): each code's span as mirror-invariant features (F' = 2F), or x
-        itself, [+ each feature's movement energy over the span], averaged over `pool` codes as the top level reads them."""
+        itself, [+ each feature's movement energy over the span]."""
         if self.symmetric: x = mirror_invariant(x, self.mirror(x))
         target = rearrange(x, "b (l s) f -> b l (s f)", s=self.downsample)
         if self.motion > 0:
@@ -267,7 +274,7 @@ class Adapter(nn.Module):
             energy = rearrange(dx, "b (l s) f -> b l s f", s=self.downsample).mean(2)      # (B, L, F')
             energy = energy / energy.mean((0, 1), keepdim=True).clamp_min(1e-3)           # relative to its batch mean (not of constants)
             target = torch.cat([target, self.motion * energy], -1)
-        return moving_average(target, self.pool)
+        return target
 
 def moving_average(z: Tensor, n: int) -> Tensor:
     "(B, L, D) -> centred moving average over `n` (odd) steps; at the edges, the mean of what exists."
@@ -280,7 +287,7 @@ class VQOutput(NamedTuple):
     "What `HVQVAE.forward` returns."
     recon: Tensor               # (B, T, F) reconstruction in normalised units
     loss: Tensor                # () weighted total to minimise
-    losses: dict[str, Tensor]   # unweighted terms: recon, velocity, commit (+ coarse, mirror)
+    losses: dict[str, Tensor]   # unweighted terms: recon, velocity, commit (+ coarse, fine, mirror)
     top: Quantized              # (B, L) coarse codes
     bottom: Quantized           # (B, L) fine codes
     z: Tensor | None = None     # (B, L, D) pre-quantization latents
@@ -296,7 +303,7 @@ class HVQVAE(nn.Module):
         self.n_features, self.downsample, self.n_top, self.n_bottom = cfg.n_features, cfg.downsample, cfg.n_top, cfg.n_bottom
         self.symmetric_top = cfg.symmetric_top
         self.weights = dict(recon=1.0, velocity=cfg.velocity_weight, commit=cfg.commit_weight, mirror=cfg.mirror_weight,
-                            coarse=cfg.coarse_weight)
+                            coarse=cfg.coarse_weight, fine=cfg.fine_weight)
         self.encoder = Encoder(cfg.n_features, cfg.width, cfg.depth, cfg.downsample, cfg.code_dim)
         vq_kw = dict(decay=cfg.decay, dead_after=cfg.dead_after, init=cfg.init, kmeans_iters=cfg.init_iters,
                      kmeans_restarts=cfg.init_restarts)
@@ -310,7 +317,8 @@ class HVQVAE(nn.Module):
     def new_adapter(self, n_features: int, linear: bool = False) -> Adapter:
         "An `Adapter` fitted to this core for a dataset of `n_features` features."
         return Adapter(n_features, self.n_features, self.bottleneck.top.code_dim, self.downsample, self.symmetric_top,
-                       self.weights["coarse"] > 0, linear, self.cfg.coarse_motion, self.top_pool)
+                       self.weights["coarse"] > 0, linear, self.cfg.coarse_motion, self.top_pool,
+                       self.cfg.code_dim if self.cfg.fine_weight > 0 else 0)
 
     @property
     def n_motifs(self) -> int: return self.n_top * self.n_bottom
@@ -341,6 +349,7 @@ def forward(self: HVQVAE, x: Tensor, # (B, T, F) normalised features
     losses = dict(recon=F.mse_loss(recon, x), commit=top.commit_loss + bottom.commit_loss)
     if self.weights["velocity"] > 0: losses["velocity"] = F.mse_loss(recon.diff(dim=1), x.diff(dim=1))
     if ad.coarse is not None: losses["coarse"] = F.mse_loss(ad.coarse(top.codes).float(), ad.coarse_target(x))
+    if ad.fine is not None: losses["fine"] = F.mse_loss(ad.fine(codes).float(), ad.span_target(x))
     if x_mirror is not None and not self.symmetric_top: losses["mirror"] = self.mirror_loss(x, x_mirror, ad)
     loss = sum(self.weights[k] * v for k, v in losses.items())
     return VQOutput(recon, loss, losses, top, bottom, z)
