@@ -23,8 +23,8 @@ variant already measured is not run again). Three groups:
   mirror term instead, `model.mirror_weight=1.0`) and the coarse term's movement part off (`anneal1.0_motion0`:
   `model.coarse_motion=0`); 2 subtypes per type on the current default (`anneal1.0_bottom2`); and the fine term, each
   motif code predicting its own span's mirror-invariant features (`anneal1.0_fine{0.3,1,3}`: `model.fine_weight`, default
-  0; `anneal1.0_fine1_bottom2` with 2 subtypes). A variant without a json in results/design/ (`anneal1.0_asym`, and
-  any of these not yet measured) is run by the next `python benchmarks/design.py --only NAME`.
+  0; `anneal1.0_fine1_bottom2` with 2 subtypes). A variant without a json in results/design/ is run by the
+  next `python benchmarks/design.py --only NAME`.
   The table also gives the top codes' median bout (the target: within 2x of the labelled median).
 - mouse34: training length (`--steps` 200, 400, 1000: 50, 100 and 250 passes over its 2,880 training frames) x dead-code
   reset on the stac-mjx mouse, the best-of-8 init with and without the reset (`steps400_dead{20,0}_init8`) and without
