@@ -85,6 +85,9 @@ def variants() -> dict[str, list[str]]:
                                                     "model.dead_after=0", f"model.coarse_final={final}"]
     out["subtle_init8_dead0_anneal1.0_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", "model.init_restarts=8",
                                                    "model.init_iters=20", "model.dead_after=0", "model.coarse_final=1.0"]
+    out["subtle_init8_dead0_anneal1.0_fine0.3_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", "model.init_restarts=8",
+                                                           "model.init_iters=20", "model.dead_after=0", "model.coarse_final=1.0",
+                                                           "model.fine_weight=0.3"]
     for ts in (1.5, 2.0):   # the current default with a longer context for the top level (`model.top_seconds`, 1.0)
         out[f"subtle_init8_dead0_anneal1.0_top{ts}"] = ["--parts", "subtle", "--set", "model.init_restarts=8", "model.init_iters=20",
                                                         "model.dead_after=0", "model.coarse_final=1.0", f"model.top_seconds={ts}"]

@@ -489,7 +489,9 @@ def embed_2d(z: np.ndarray) -> tuple[np.ndarray, str]:
     "2D embedding: UMAP when installed, else PCA."
     try:
         import umap
-        return umap.UMAP(n_components=2, random_state=0).fit_transform(z), "UMAP"
+        with warnings.catch_warnings():   # umap-learn warns about n_jobs whenever a seed is set, even with n_jobs=1
+            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+            return umap.UMAP(n_components=2, random_state=0, n_jobs=1).fit_transform(z), "UMAP"
     except ImportError:
         from sklearn.decomposition import PCA
         return PCA(n_components=2, random_state=0).fit_transform(z), "PCA"
