@@ -18,7 +18,8 @@ mice, which they never saw.
    fitted on the training mice) in three spaces of the same trained encoder: the leaf latent itself (what the leaves
    quantize: a control that should land near the model's own motifs), its mirror-invariant view `[even, |odd|]` of the
    latents of the window and its mirror (subtypes that cannot be sides), and the 1 s mirror-invariant view the top level
-   reads (subtypes of the behavioural context). Motif NMI with the labels of each, mean over the models. These
+   reads (subtypes of the behavioural context); and, outside the encoder, the step's mean egocentric pose and velocity
+   (the k-means baseline's features, standardised). Motif NMI with the labels of each, mean over the models. These
    partitions need not reconstruct anything: they bound what re-drawing the leaves of this encoder could give.
 Results: benchmarks/results/motif_limits.json.
 """
@@ -52,7 +53,7 @@ from vqmap_nb.vqvae import mirror_invariant  # noqa: E402
 MODEL_YAML = CONFIG_DIR / "model" / "vqvae.yaml"
 PENALTIES = [(0, 0), (0.5, 0), (1, 0), (2, 0), (4, 0), (0, 0.5), (0, 1), (0, 2), (1, 0.5), (2, 1)]
 SPACES = {"leaf": "leaf latent (control)", "leaf_mirror_invariant": "leaf latent, mirror-invariant",
-          "top_view": "1 s top view, mirror-invariant"}
+          "top_view": "1 s top view, mirror-invariant", "pose_velocity": "pose + velocity (step means, standardised)"}
 
 
 # ---------------------------------------------------------------- the encoder's spaces
@@ -65,7 +66,10 @@ def steps(model, pre, p) -> dict:
     ad, bn = model.adapter, model.bottleneck
     z, z_top = model._encode(x, ad)                               # (1, L, D), (1, L, D_top)
     zm = model.encoder(ad.inp(ad.mirror(x)))                      # latents of the mirrored window
+    L, ds = z.shape[1], model.downsample
+    fs = x[0, :L * ds].reshape(L, ds, -1).numpy()                 # (L, ds, F) each step's frames
     return {"leaf": z[0].numpy(), "leaf_mirror_invariant": mirror_invariant(z, zm)[0].numpy(), "top_view": z_top[0].numpy(),
+            "pose_velocity": np.concatenate([fs.mean(1), np.diff(fs, axis=1).mean(1)], 1),
             "d_top": sq_distances(z_top[0], bn.top.codebook).numpy(), "d_leaf": sq_distances(z[0], bn.bottom.codebook).numpy(),
             "features": f, "valid": v}
 
@@ -146,13 +150,16 @@ def redrawn(model, train: list, held: dict, labels: dict, seed: int = 0) -> dict
     out = {}
     for space in SPACES:
         X = np.concatenate([s[space] for s in train])
+        mu, sd = X.mean(0), X.std(0) + 1e-9
+        X = (X - mu) / sd if space == "pose_velocity" else X
         km = {t: KMeans(model.n_bottom, n_init=4, random_state=seed).fit(X[top_train == t])
               for t in range(model.n_top) if (top_train == t).sum() >= model.n_bottom}
         codes = {}
         for n, s in held.items():
             top, sub = s["d_top"].argmin(1), np.zeros(len(s[space]), np.int64)
             for t, k in km.items():
-                if (top == t).any(): sub[top == t] = k.predict(s[space][top == t])
+                x = (s[space] - mu) / sd if space == "pose_velocity" else s[space]
+                if (top == t).any(): sub[top == t] = k.predict(x[top == t])
             codes[n] = frame_codes(top * model.n_bottom + sub, model.downsample, len(s["features"]), s["valid"])
         out[space] = _nmi(labels, codes)
     return out
