@@ -31,7 +31,8 @@ variant already measured is not run again). Three groups:
   it with the coarse schedule (`steps400_dead0_init8_anneal1.0`, the current default), 4 seeds, one run per seed:
   held-out MPJPE of the encoder's codes against block k-means.
 - bandai: the best-of-8 init with and without the reset on the Bandai humans (`bandai_dead{0,20}_init8`, 2 seeds), and
-  the current default with the reset (`bandai_dead20_init8_anneal1.0`; the default itself is real.json's Bandai part):
+  the current default with the reset (`bandai_dead20_init8_anneal1.0`; the default itself is real.json's Bandai part, seeds
+  0 and 1, and `bandai_dead0_init8_anneal1.0_seeds23` on two more seeds):
   held-out clips' majority-top-code NMI with the action against k-means, per seed and mean.
 Each run's own time is in its json (`seconds`): subtle variants took 9-16 min (`steps6000` 22), mouse34 runs 0.6-3 min on 2
 shared CPU cores.
@@ -111,6 +112,8 @@ def variants() -> dict[str, list[str]]:
     out["subtle_init8_seeds23"] = ["--parts", "subtle", "--seeds", "2", "3", "--set", "model.init_restarts=8", "model.init_iters=20", reset]
     for dead in (0, 20):   # Bandai humans, the best-of-8 init with and without the reset, 2 seeds (the mean is the target's)
         out[f"bandai_dead{dead}_init8"] = ["--parts", "bandai", "--set", "model.init_restarts=8", "model.init_iters=20", f"model.dead_after={dead}"]
+    out["bandai_dead0_init8_anneal1.0_seeds23"] = ["--parts", "bandai", "--seeds", "2", "3", "--set", "model.init_restarts=8",
+                                                   "model.init_iters=20", "model.dead_after=0", "model.coarse_final=1.0"]   # the default
     out["bandai_dead20_init8_anneal1.0"] = ["--parts", "bandai", "--set", "model.init_restarts=8", "model.init_iters=20",
                                             "model.dead_after=20", "model.coarse_final=1.0"]   # the current default with the reset
     for steps in (200, 400, 1000):
