@@ -22,7 +22,7 @@ variant already measured is not run again). Three groups:
   mirror-invariant top level off (`anneal1.0_asym`: `model.symmetric_top=false`; `anneal1.0_asym_mirror1`: with the soft
   mirror term instead, `model.mirror_weight=1.0`) and the coarse term's movement part off (`anneal1.0_motion0`:
   `model.coarse_motion=0`); 2 subtypes per type on the current default (`anneal1.0_bottom2`); and the fine term, each
-  motif code predicting its own span's mirror-invariant features (`anneal1.0_fine{0.3,1,3}`: `model.fine_weight`, default
+  motif code predicting its own span's mirror-invariant features (`anneal1.0_fine{0.3,1,3}`, and `fine0.3_seeds23` on seeds 2 and 3: `model.fine_weight`, default
   0; `anneal1.0_fine1_bottom2` with 2 subtypes). A variant without a json in results/design/ is run by the
   next `python benchmarks/design.py --only NAME`.
   The table also gives the top codes' median bout (the target: within 2x of the labelled median).

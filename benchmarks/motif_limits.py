@@ -1,6 +1,6 @@
 """What limits the motifs' agreement with an expert: sticky decoding, and the leaves re-drawn in other spaces.
 
-    python benchmarks/motif_limits.py                            # trains the default model on SUBTLE, seeds 0 and 1 (~40 min)
+    python benchmarks/motif_limits.py                            # trains the default on SUBTLE, seeds 0 and 1, one after the other (~18 min each)
     python benchmarks/motif_limits.py --ckpt A/best.pt B/best.pt # analyse trained SUBTLE checkpoints instead (~4 min)
     python benchmarks/motif_limits.py --steps 20 --out /tmp/motif_limits.json    # a smoke run
 
