@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from .core import VQMapError, atomic_write, suggest
 from .metrics import bout_durations
-from .viz import bone_colors, render_frames, skeleton_edges
+from .viz import bone_colors, render_rgb, skeleton_edges
 
 # %% auto #0
 __all__ = ['BOUT_COLUMNS', 'motif_bouts', 'bouts_of', 'render_tile', 'tile_grid', 'mp4_available', 'write_movie', 'grid_movie',
@@ -64,8 +64,7 @@ def render_tile(clip, # (T, K, D) one clip, D in {2, 3}
                 dpi: int = 80,
                ) -> np.ndarray: # (T, H, W, 3) uint8
     "Every frame of one clip drawn as a skeleton, as RGB images."
-    pngs = render_frames([clip], skeleton, titles=None if title is None else [title], max_frames=len(clip), size=size, dpi=dpi)
-    return np.stack([np.asarray(Image.open(io.BytesIO(p)).convert("RGB")) for p in pngs])
+    return render_rgb([clip], skeleton, titles=None if title is None else [title], max_frames=len(clip), size=size, dpi=dpi)
 
 def tile_grid(tiles: list, # [(T_i, H_i, W_i, 3) uint8]
               ncols: int | None = None, # default: a square-ish grid

@@ -16,16 +16,17 @@ from matplotlib import colors as mcolors
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from PIL import Image
 
 from .core import VQMapError, to_numpy
 
 # %% auto #0
 __all__ = ['skeleton_edges', 'bone_sides', 'bone_colors', 'new_figure', 'plot_skeleton', 'PoseFigure', 'animate_poses',
-           'animation_html', 'save_animation', 'frame_indices', 'render_frames', 'project', 'plot_motif_traces',
-           'motif_label', 'plot_ethogram', 'plot_usage', 'plot_transitions', 'plot_hierarchy', 'plot_dendrogram',
-           'plot_latent', 'plot_motif_gallery', 'confusion_counts', 'plot_confusion', 'plot_contingency',
-           'animate_mapping', 'plot_filmstrip', 'plot_grouped_usage', 'plot_similarity', 'plot_next_code_probs',
-           'plot_speed_distributions']
+           'animation_html', 'save_animation', 'frame_indices', 'render_rgb', 'render_frames', 'project',
+           'plot_motif_traces', 'motif_label', 'plot_ethogram', 'plot_usage', 'plot_transitions', 'plot_hierarchy',
+           'plot_dendrogram', 'plot_latent', 'plot_motif_gallery', 'confusion_counts', 'plot_confusion',
+           'plot_contingency', 'animate_mapping', 'plot_filmstrip', 'plot_grouped_usage', 'plot_similarity',
+           'plot_next_code_probs', 'plot_speed_distributions']
 
 # %% ../nbs/31_viz.ipynb #faa991d4
 _SIDE_COLORS = {"left": "tab:blue", "right": "tab:red", "mid": "0.35"}
@@ -187,6 +188,35 @@ def frame_indices(n: int, max_frames: int) -> np.ndarray:
     "At most `max_frames` evenly spaced indices into a clip of length n."
     return np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))
 
+def render_rgb(clips, # list of (T_i, K, D) clips, drawn side by side
+               skeleton, # Skeleton-like object or (B, 2) bone indices
+               titles=None, # one title per clip
+               max_frames: int = 16, # frames to render
+               size: float = 2.2, # inches per panel
+               dpi: int = 72,
+              ) -> np.ndarray: # (n, H, W, 3) uint8
+    "Up to `max_frames` frames of the clips drawn side by side, as RGB images."
+    clips = [np.asarray(to_numpy(c), float) for c in clips]
+    n = len(frame_indices(max(len(c) for c in clips), max_frames))
+    clips = [c[np.linspace(0, len(c) - 1, n).round().astype(int)] for c in clips]   # (n, K, D) each
+    pf = PoseFigure(clips, skeleton, titles, figsize=(size * len(clips), size), dpi=dpi)
+    for ax in pf.fig.axes: _hide_tick_labels(ax)
+    # Blitting: the axes, grid and titles are drawn once (and the layout frozen); each frame restores that background
+    # and draws only the bones and keypoints, then the 2D frame lines, which a full draw puts over them. Pixel for
+    # pixel the same as redrawing the figure, 5-10x faster.
+    frame_lines = [s for ax in pf.fig.axes for s in ax.spines.values() if s.get_visible()]
+    for a in pf.update(0) + frame_lines: a.set_animated(True)
+    canvas = pf.fig.canvas
+    canvas.draw()
+    pf.fig.set_layout_engine("none")
+    background = canvas.copy_from_bbox(pf.fig.bbox)
+    frames = []
+    for t in range(n):
+        canvas.restore_region(background)
+        for a in pf.update(t) + frame_lines: a.axes.draw_artist(a)
+        frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+    return np.stack(frames)
+
 def render_frames(clips, # list of (T_i, K, D) clips, drawn side by side
                   skeleton, # Skeleton-like object or (B, 2) bone indices
                   titles=None, # one title per clip
@@ -194,25 +224,18 @@ def render_frames(clips, # list of (T_i, K, D) clips, drawn side by side
                   size: float = 2.2, # inches per panel
                   dpi: int = 72,
                  ) -> list[bytes]:
-    "PNG bytes of up to `max_frames` frames of the clips drawn side by side."
-    clips = [np.asarray(to_numpy(c), float) for c in clips]
-    n = len(frame_indices(max(len(c) for c in clips), max_frames))
-    clips = [c[np.linspace(0, len(c) - 1, n).round().astype(int)] for c in clips]   # (n, K, D) each
-    pf = PoseFigure(clips, skeleton, titles, figsize=(size * len(clips), size), dpi=dpi)
-    for ax in pf.fig.axes: _hide_tick_labels(ax)
-    return [_png(pf, t, first=t == 0) for t in range(n)]
+    "PNG bytes of up to `max_frames` frames of the clips drawn side by side (`render_rgb`)."
+    return [_png(f) for f in render_rgb(clips, skeleton, titles, max_frames, size, dpi)]
 
 def _hide_tick_labels(ax) -> None:
     "No tick labels (small frames read better; the grid still gives scale and depth)."
     for axis in [ax.xaxis, ax.yaxis] + ([ax.zaxis] if hasattr(ax, "zaxis") else []):
         axis.set_ticklabels([])
 
-def _png(pf: PoseFigure, t: int, first: bool) -> bytes:
-    "Frame t of a PoseFigure as PNG bytes (the layout is frozen after the first frame)."
-    pf.update(t)
+def _png(rgb: np.ndarray) -> bytes:
+    "One (H, W, 3) uint8 image as PNG bytes."
     buf = io.BytesIO()
-    pf.fig.savefig(buf, format="png")
-    if first: pf.fig.set_layout_engine("none")
+    Image.fromarray(rgb).save(buf, format="PNG")
     return buf.getvalue()
 
 # %% ../nbs/31_viz.ipynb #e915fe3f
