@@ -308,5 +308,6 @@ def snapshot_iframe(html: str, # a self-contained HTML page, e.g. from `k3d_snap
                    ):
     "An IPython HTML object embedding `html` in an iframe (srcdoc), for static docs."
     from IPython.display import HTML
-    return HTML(f'<iframe srcdoc="{_html.escape(html, quote=True)}" width="{width}" height="{height}" '
-                f'style="border:none"></iframe>')
+    # in a div: IPython warns about any HTML that starts with an iframe (its IFrame takes a URL, not a document)
+    return HTML(f'<div><iframe srcdoc="{_html.escape(html, quote=True)}" width="{width}" height="{height}" '
+                f'style="border:none"></iframe></div>')
