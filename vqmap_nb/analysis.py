@@ -496,12 +496,11 @@ def embed_2d(z: np.ndarray) -> tuple[np.ndarray, str]:
         return PCA(n_components=2, random_state=0).fit_transform(z), "PCA"
     from sklearn.neighbors import NearestNeighbors
     # The neighbour graph is exact (scikit-learn) and handed to UMAP: on a few thousand latents that is instant, and it
-    # spares pynndescent's numba compile, which took two thirds of a 3-minute `--mode all` on a small model.
-    k = min(15, len(z) - 1)
-    dist, idx = NearestNeighbors(n_neighbors=k).fit(z).kneighbors(z)
+    # spares pynndescent's numba compile, which otherwise dominates `--mode all` on a small model.
+    dist, idx = NearestNeighbors(n_neighbors=15).fit(z).kneighbors(z)
     with warnings.catch_warnings():   # n_jobs: warned whenever a seed is set; precomputed_knn: `transform` is not used
         warnings.filterwarnings("ignore", message="n_jobs value|precomputed_knn", category=UserWarning)
-        return umap.UMAP(n_components=2, n_neighbors=k, random_state=0, n_jobs=1,
+        return umap.UMAP(n_components=2, n_neighbors=15, random_state=0, n_jobs=1,
                          precomputed_knn=(idx, dist, None)).fit_transform(z), "UMAP"
 
 @torch.no_grad()
